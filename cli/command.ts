@@ -1,0 +1,103 @@
+/**
+ * What every CLI command provides, and the shared option parsing: `node:util` parseArgs with
+ * its errors turned into {@link UsageError}s, and `--help` on every command.
+ *
+ * @module
+ */
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { UsageError } from "../runtime/errors.ts";
+
+/** One `ggufc <command>`. */
+export interface Command {
+  /** The word after `ggufc`. */
+  readonly name: string;
+  /** One line for the command list. */
+  readonly summary: string;
+  /** The full `--help` text (usage line, then options). */
+  readonly help: string;
+  /** Runs the command; throws {@link UsageError} or FormatError for user mistakes. */
+  run(args: string[]): Promise<void>;
+}
+
+/** Option spec for {@link parseCommandArgs}, as `node:util` parseArgs takes it. */
+export type OptionSpec = NonNullable<ParseArgsConfig["options"]>;
+
+/**
+ * Parses `args` strictly; unknown options and missing values become one-line UsageErrors.
+ *
+ * @param command the command name, for messages
+ * @param args the arguments after the command name
+ * @param options the option spec
+ * @returns option values and positionals
+ */
+export function parseCommandArgs<O extends OptionSpec>(
+  command: string,
+  args: string[],
+  options: O,
+) {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    const msg = e instanceof Error ? e.message.split("\n")[0] : String(e);
+    throw new UsageError(`${command}: ${msg} (see 'ggufc ${command} --help')`);
+  }
+}
+
+/** Parses an integer option, with bounds; `undefined` stays `undefined`. */
+export function intOption(
+  name: string,
+  value: string | undefined,
+  min: number,
+  max: number,
+): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new UsageError(`--${name} must be an integer from ${min} to ${max}, got '${value}'`);
+  }
+  return n;
+}
+
+/** Parses a number option, with bounds. */
+export function numberOption(
+  name: string,
+  value: string | undefined,
+  min: number,
+  max: number,
+): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < min || n > max) {
+    throw new UsageError(`--${name} must be a number from ${min} to ${max}, got '${value}'`);
+  }
+  return n;
+}
+
+/** Parses an option restricted to a set of words. */
+export function choiceOption<T extends string>(
+  name: string,
+  value: string | undefined,
+  choices: readonly T[],
+): T | undefined {
+  if (value === undefined) return undefined;
+  if (!(choices as readonly string[]).includes(value)) {
+    throw new UsageError(`--${name} must be one of ${choices.join(", ")}, got '${value}'`);
+  }
+  return value as T;
+}
+
+/** Reads a whole file, turning "not found" into a UsageError that names it. */
+export async function readInputFile(path: string, what = "file"): Promise<Uint8Array> {
+  try {
+    return await Deno.readFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) throw new UsageError(`${what} '${path}' does not exist`);
+    if (e instanceof Deno.errors.IsADirectory) {
+      throw new UsageError(`${what} '${path}' is a directory`);
+    }
+    if (e instanceof Deno.errors.PermissionDenied) {
+      throw new UsageError(`${what} '${path}': permission denied`);
+    }
+    throw e;
+  }
+}

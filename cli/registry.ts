@@ -1,0 +1,9 @@
+/**
+ * The list of `ggufc` commands. A new command is one file in cli/ and one line here.
+ *
+ * @module
+ */
+import type { Command } from "./command.ts";
+
+/** All commands, in the order `ggufc --help` lists them. */
+export const commands: readonly Command[] = [];

@@ -1,0 +1,59 @@
+/**
+ * Errors a user can act on. The CLI prints these as one line (no stack trace) and exits with a
+ * code of its own per kind; anything else is a bug in ggufc and is reported with its stack.
+ *
+ * @module
+ */
+
+/** Exit code of the CLI for a malformed or hostile input file. */
+export const EXIT_FORMAT_ERROR = 3;
+/** Exit code of the CLI for a wrong command line or a missing file. */
+export const EXIT_USAGE_ERROR = 2;
+
+/**
+ * A problem in an input file (GGUF, legacy ggml, IDX, PyTorch state dict): names the file, the
+ * byte offset, the field, what was expected and what was found.
+ *
+ * @example
+ * ```ts
+ * import { FormatError } from "./errors.ts";
+ * const e = new FormatError("m.gguf", 4, "version", "1, 2 or 3", "7");
+ * console.log(e.message); // m.gguf: byte 4: version: expected 1, 2 or 3, found 7
+ * ```
+ */
+export class FormatError extends Error {
+  /**
+   * @param file the file name (or `<memory>`)
+   * @param offset the byte offset where the problem is
+   * @param field the field being read
+   * @param expected what a valid file has there
+   * @param found what this file has there
+   */
+  constructor(
+    readonly file: string,
+    readonly offset: number,
+    readonly field: string,
+    readonly expected: string,
+    readonly found: string,
+  ) {
+    super(`${file}: byte ${offset}: ${field}: expected ${expected}, found ${found}`);
+    this.name = "FormatError";
+  }
+}
+
+/**
+ * A wrong command line, option value or missing file: the message alone says what to change.
+ *
+ * @example
+ * ```ts
+ * import { UsageError } from "./errors.ts";
+ * throw new UsageError("--index must be between 0 and 9999, got 12000");
+ * ```
+ */
+export class UsageError extends Error {
+  /** @param message one line telling the user what to change */
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
