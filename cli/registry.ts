@@ -4,6 +4,7 @@
  * @module
  */
 import type { Command } from "./command.ts";
+import { convertCommand } from "./convert.ts";
 
 /** All commands, in the order `ggufc --help` lists them. */
-export const commands: readonly Command[] = [];
+export const commands: readonly Command[] = [convertCommand];

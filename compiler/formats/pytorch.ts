@@ -111,6 +111,20 @@ class TensorRef implements PickleOpaque {
  * ```
  */
 export function readStateDict(bytes: Uint8Array, file = "<memory>"): StateDict {
+  if (bytes.length < 4 || bytes[0] !== 0x50 || bytes[1] !== 0x4b) {
+    const legacyPickle = bytes[0] === 0x80; // torch < 1.6 wrote a bare pickle stream
+    throw new FormatError(
+      file,
+      0,
+      "magic",
+      "a torch.save zip archive (PK)",
+      legacyPickle
+        ? "a bare pickle (the pre-1.6 torch.save format: re-save it with a newer torch)"
+        : `bytes ${
+          [...bytes.subarray(0, 4)].map((b) => b.toString(16).padStart(2, "0")).join(" ")
+        }`,
+    );
+  }
   const zip = readZip(bytes, file);
   const pkls = zip.entries.filter((e) => /^([^/]+\/)?data\.pkl$/.test(e.name));
   if (pkls.length !== 1) {
