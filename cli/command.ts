@@ -38,8 +38,10 @@ export function parseCommandArgs<O extends OptionSpec>(
   try {
     return parseArgs({ args, options, allowPositionals: true, strict: true });
   } catch (e) {
-    const msg = e instanceof Error ? e.message.split("\n")[0] : String(e);
-    throw new UsageError(`${command}: ${msg} (see 'ggufc ${command} --help')`);
+    // Keep node's first sentence ("Unknown option '--x'"), drop its advice about '--'.
+    const msg =
+      (e instanceof Error ? e.message : String(e)).split("\n")[0]!.split(". To specify")[0];
+    throw new UsageError(`${msg} (see 'ggufc ${command} --help')`);
   }
 }
 

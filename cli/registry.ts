@@ -4,7 +4,15 @@
  * @module
  */
 import type { Command } from "./command.ts";
+import { runCommand } from "./run.ts";
+import { evalCommand } from "./eval.ts";
 import { convertCommand } from "./convert.ts";
+import { trainCommand } from "./train.ts";
 
 /** All commands, in the order `ggufc --help` lists them. */
-export const commands: readonly Command[] = [convertCommand];
+export const commands: readonly Command[] = [
+  runCommand,
+  evalCommand,
+  convertCommand,
+  trainCommand,
+];

