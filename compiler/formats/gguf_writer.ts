@@ -123,7 +123,7 @@ class Sink {
     this.buf.fill(0, this.len, this.len + n);
     this.len += n;
   }
-  result(): Uint8Array {
+  result(): Uint8Array<ArrayBuffer> {
     return this.buf.slice(0, this.len);
   }
 }
@@ -203,7 +203,7 @@ function writeValue(s: Sink, v: GgufValue, what: string): void {
  * console.log(bytes.length % 32); // 0
  * ```
  */
-export function writeGguf(opts: GgufWriteOptions): Uint8Array {
+export function writeGguf(opts: GgufWriteOptions): Uint8Array<ArrayBuffer> {
   const metadata = [...opts.metadata];
   const keys = new Set<string>();
   for (const [k] of metadata) {

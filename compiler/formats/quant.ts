@@ -103,7 +103,7 @@ function toF16(v: number): number {
  * console.log(f32ToF16Bytes(new Float32Array([1, -2]))); // Uint8Array [0, 60, 0, 192]
  * ```
  */
-export function f32ToF16Bytes(values: Float32Array): Uint8Array {
+export function f32ToF16Bytes(values: Float32Array): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(values.length * 2);
   const u32 = new Uint32Array(values.buffer, values.byteOffset, values.length);
   for (let i = 0; i < values.length; i++) {
@@ -279,7 +279,7 @@ function roundf(v: number): number {
  * console.log(Math.abs(back[31] - x[31]) < 0.01); // true
  * ```
  */
-export function quantize(type: GgmlType, values: Float32Array): Uint8Array {
+export function quantize(type: GgmlType, values: Float32Array): Uint8Array<ArrayBuffer> {
   const nb = checkBlocks(type, values.length);
   const out = new Uint8Array(nb * ggmlTypeInfo(type).typeSize);
   const dv = new DataView(out.buffer);
