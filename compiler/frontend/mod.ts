@@ -7,7 +7,7 @@
 import { FormatError } from "../../runtime/errors.ts";
 import { type GgufFile, metaString, readGguf, tensorToF32 } from "../formats/gguf_reader.ts";
 import { ggmlTypeName } from "../formats/ggml_types.ts";
-import { readLegacyGgml } from "../formats/legacy.ts";
+import { isLegacyGgml, readLegacyGgml } from "../formats/legacy.ts";
 import type { Graph } from "../ir/graph.ts";
 import { buildCnn, buildFc, LAYOUT_SIGNATURES, type ModelLayout } from "./mnist_graphs.ts";
 import { WeightSet, type WeightTensor } from "./weights.ts";
@@ -27,9 +27,6 @@ export interface LoadedModel {
   /** The parsed GGUF, or `undefined` for a legacy file. */
   readonly gguf?: GgufFile;
 }
-
-/** Legacy `ggml` magic 0x67676d6c, as the little-endian int32 the seed writes. */
-const LEGACY_MAGIC = 0x67676d6c;
 
 const SUPPORTED = "seed CNN (GGUF mnist-cnn: kernel1, bias1, kernel2, bias2, dense_w, dense_b), " +
   "seed FC (legacy ggml file), ggml mnist-fc (GGUF: fc1.weight, fc1.bias, fc2.weight, fc2.bias), " +
@@ -56,10 +53,7 @@ export function loadModel(
 ): LoadedModel {
   const batch = options.batch ?? 1;
   const baseName = file.split(/[\\/]/).pop()!.replace(/\.(gguf|bin)$/, "");
-  if (
-    bytes.length >= 4 &&
-    new DataView(bytes.buffer, bytes.byteOffset).getUint32(0, true) === LEGACY_MAGIC
-  ) {
+  if (isLegacyGgml(bytes)) {
     const tensors = readLegacyGgml(bytes, file);
     const weights = new WeightSet(
       file,
