@@ -289,6 +289,10 @@ export const gguf = {
   float32: (value: number): GgufValue => ({ type: "float32", value }),
   bool: (value: boolean): GgufValue => ({ type: "bool", value }),
   uint64: (value: bigint): GgufValue => ({ type: "uint64", value }),
+  int64: (value: bigint): GgufValue => ({ type: "int64", value }),
+  uint8: (value: number): GgufValue => ({ type: "uint8", value }),
+  uint16: (value: number): GgufValue => ({ type: "uint16", value }),
+  float64: (value: number): GgufValue => ({ type: "float64", value }),
   /** An array of values of one type. */
   array: (itemType: GgufValueType, value: GgufValue[]): GgufValue => ({
     type: "array",

@@ -74,21 +74,20 @@ export function readLegacyGgml(bytes: Uint8Array, file = "<memory>"): LegacyTens
     const nDims = r.i32(`${name} n_dims`);
     if (nDims < 1 || nDims > 4) throw r.error(`${name} n_dims`, "1 to 4", String(nDims), nDimsAt);
     const ne: number[] = [];
-    let n = 1;
     for (let j = 0; j < nDims; j++) {
       const at = r.pos;
       const d = r.i32(`${name} ne[${j}]`);
       if (d < 1) throw r.error(`${name} ne[${j}]`, "a dim of at least 1", String(d), at);
-      n *= d;
-      if (n * 4 > r.remaining) {
-        throw r.error(
-          `${name} ne[${j}]`,
-          `dims whose data fits in the ${r.remaining} bytes left`,
-          `[${[...ne, d].join(", ")}${j + 1 < nDims ? ", ..." : ""}] = ${n * 4}+ bytes`,
-          at,
-        );
-      }
       ne.push(d);
+    }
+    const n = ne.reduce((a, b) => a * b, 1); // at most (2^31)^4: no overflow to infinity
+    if (n * 4 > r.remaining) {
+      throw r.error(
+        `${name} dims`,
+        `dims whose float32 data fits in the ${r.remaining} bytes left`,
+        `[${ne.join(", ")}] = ${n * 4} bytes`,
+        nDimsAt,
+      );
     }
     const raw = r.take(n * 4, `${name} data`);
     const data = new Float32Array(n);
