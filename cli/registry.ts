@@ -8,6 +8,7 @@ import { runCommand } from "./run.ts";
 import { evalCommand } from "./eval.ts";
 import { convertCommand } from "./convert.ts";
 import { trainCommand } from "./train.ts";
+import { infoCommand } from "./info.ts";
 
 /** All commands, in the order `ggufc --help` lists them. */
 export const commands: readonly Command[] = [
@@ -15,4 +16,5 @@ export const commands: readonly Command[] = [
   evalCommand,
   convertCommand,
   trainCommand,
+  infoCommand,
 ];

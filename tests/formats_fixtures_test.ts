@@ -70,3 +70,71 @@ Deno.test({
     assert.deepEqual(writeLegacyGgml(t), bytes);
   },
 });
+
+Deno.test("ggufc info lists metadata (arrays shortened) and tensors, and --json gives the same", async () => {
+  const { infoCommand } = await import("../cli/info.ts");
+  const { gguf } = await import("../compiler/formats/gguf_writer.ts");
+  const { quantize } = await import("../compiler/formats/quant.ts");
+  const path = await Deno.makeTempFile({ suffix: ".gguf" });
+  try {
+    const items = Array.from({ length: 40 }, (_, i) => gguf.uint32(i));
+    await Deno.writeFile(
+      path,
+      writeGguf({
+        metadata: [["general.architecture", gguf.string("demo")], [
+          "big",
+          gguf.array("uint32", items),
+        ]],
+        tensors: [{
+          name: "w",
+          ne: [32, 3],
+          type: GgmlType.Q8_0,
+          data: quantize(GgmlType.Q8_0, new Float32Array(96)),
+        }],
+        alignment: 64,
+      }),
+    );
+    const out: string[] = [];
+    const log = console.log;
+    console.log = (s: string) => out.push(s);
+    try {
+      await infoCommand.run([path]);
+      await infoCommand.run(["--json", path]);
+    } finally {
+      console.log = log;
+    }
+    const [text, json] = out as [string, string];
+    assert.match(text, /GGUF v3, alignment 64/);
+    assert.match(text, /general\.architecture\s+string\s+"demo"/);
+    assert.match(text, /big\s+array<uint32>\s+\[0, 1, .*, 15, \.\.\. \(40 items\)\]/);
+    assert.match(text, /w\s+q8_0\s+\[32, 3\]\s+0\s+102/);
+    const info = JSON.parse(json);
+    assert.equal(info.metadata.find((m: { key: string }) => m.key === "big").count, 40);
+    assert.deepEqual(info.tensors, [{
+      name: "w",
+      type: "q8_0",
+      ne: [32, 3],
+      offset: 0,
+      bytes: 102,
+    }]);
+  } finally {
+    await Deno.remove(path);
+  }
+});
+
+Deno.test("ggufc info reports a missing file and a non-model file as one-line errors", async () => {
+  const { infoCommand } = await import("../cli/info.ts");
+  const { FormatError, UsageError } = await import("../runtime/errors.ts");
+  await assert.rejects(() => infoCommand.run(["/nonexistent/m.gguf"]), UsageError);
+  const path = await Deno.makeTempFile();
+  try {
+    await Deno.writeFile(path, new Uint8Array([0x50, 0x4b, 3, 4, 0, 0]));
+    await assert.rejects(() => infoCommand.run([path]), (e) => {
+      assert.ok(e instanceof FormatError);
+      assert.match(e.message, /byte 0: magic: .* found 50 4b 03 04 \(a ZIP file/);
+      return true;
+    });
+  } finally {
+    await Deno.remove(path);
+  }
+});
