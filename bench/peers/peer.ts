@@ -1,0 +1,81 @@
+/**
+ * What every peer engine provides, and helpers they share. A peer runs the same graph (the same
+ * dequantised weights) in another engine, so the benchmarks compare like with like.
+ *
+ * @module
+ */
+import { dirname } from "node:path";
+import { createRequire } from "node:module";
+import { UsageError } from "../../runtime/errors.ts";
+
+/** Pixels per MNIST image. */
+export const PIXELS = 784;
+/** Classes of the MNIST models. */
+export const CLASSES = 10;
+
+/**
+ * One inference engine loaded with one model. Calls are async because onnxruntime's `run` is;
+ * the TF.js peer resolves immediately.
+ */
+export interface Peer {
+  /** Short id, e.g. `ort-web`, `ort-node-2t`, `tfjs-wasm`. */
+  readonly id: PeerId;
+  /** What runs the model, for tables, e.g. `onnxruntime-web 1.30.0 (wasm, 1 thread)`. */
+  readonly name: string;
+  /** The digit predicted for one image (784 raw pixels 0..255, index x + 28*y). */
+  predict(image: Uint8Array): Promise<number>;
+  /** The 10 probabilities for one image (a fresh array). */
+  predictProbs(image: Uint8Array): Promise<Float32Array>;
+  /** The digit predicted for each of `count` images (`count * 784` pixels). */
+  predictBatch(images: Uint8Array, count: number): Promise<Uint8Array>;
+  /** The probabilities of `count` images, `count * 10` values. */
+  predictBatchProbs(images: Uint8Array, count: number): Promise<Float32Array>;
+  /** Frees the engine's resources. */
+  dispose(): Promise<void>;
+}
+
+/** The peers {@link createPeers} can make. */
+export type PeerId = "ort-web" | "ort-node-1t" | "ort-node-2t" | "tfjs-wasm";
+
+/** All peer ids, in the order benchmarks list them. */
+export const PEER_IDS: readonly PeerId[] = ["ort-web", "ort-node-1t", "ort-node-2t", "tfjs-wasm"];
+
+/** Index of the largest of `n` values from `offset`. */
+export function argmaxAt(values: ArrayLike<number>, offset: number, n: number): number {
+  let best = 0;
+  for (let i = 1; i < n; i++) if (values[offset + i]! > values[offset + best]!) best = i;
+  return best;
+}
+
+/** The argmax of each row of 10 probabilities. */
+export function digitsOf(probs: Float32Array, count: number): Uint8Array {
+  const digits = new Uint8Array(count);
+  for (let i = 0; i < count; i++) digits[i] = argmaxAt(probs, i * CLASSES, CLASSES);
+  return digits;
+}
+
+/** Checks that `images` holds `count` whole images. */
+export function checkImages(images: Uint8Array, count: number): void {
+  if (!Number.isInteger(count) || count < 1 || images.length < count * PIXELS) {
+    throw new UsageError(
+      `need ${count} images of ${PIXELS} pixels, got ${images.length} bytes`,
+    );
+  }
+}
+
+/**
+ * The installed directory of an npm package's main file (its `dist/` for the packages used
+ * here), so `.wasm` files load from disk and nothing is fetched at run time.
+ *
+ * @param specifier the package name as resolvable from this project (`onnxruntime-web`)
+ * @returns an absolute directory path ending in `/`
+ */
+export function packageMainDir(specifier: string): string {
+  try {
+    return dirname(createRequire(import.meta.url).resolve(specifier)) + "/";
+  } catch {
+    throw new UsageError(
+      `the npm package ${specifier} is not installed; run 'deno install' in the ggufc directory`,
+    );
+  }
+}
