@@ -415,3 +415,42 @@ Deno.test("readGguf() rejects a truncated tensor table", () => {
   }]);
   rejects(() => readGguf(bytes.subarray(0, 56)), /byte 49: tensor 'w' offset/, /truncated/);
 });
+
+Deno.test("readGguf() throws only FormatErrors on 3,000 corrupted or truncated files", async () => {
+  const { writeGguf, gguf } = await import("../compiler/formats/gguf_writer.ts");
+  const { quantize } = await import("../compiler/formats/quant.ts");
+  const x = new Float32Array(64).map((_, i) => i / 7);
+  const good = writeGguf({
+    metadata: [
+      ["general.architecture", gguf.string("fuzz")],
+      [
+        "a",
+        gguf.array("array", [gguf.array("string", [gguf.string("s")]), gguf.array("int32", [])]),
+      ],
+      ["b", gguf.float32(1)],
+    ],
+    tensors: [
+      { name: "w", ne: [32, 2], type: GgmlType.Q4_1, data: quantize(GgmlType.Q4_1, x) },
+      { name: "v", ne: [64], type: GgmlType.F16, data: quantize(GgmlType.F16, x) },
+    ],
+    alignment: 64,
+  });
+  let s = 99;
+  const rand = (n: number) => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) % n;
+  let rejected = 0;
+  for (let i = 0; i < 3000; i++) {
+    const bytes = good.slice(0, i % 3 === 0 ? rand(good.length) : good.length);
+    const headerEnd = Math.min(bytes.length, 260); // corrupt the header and tables, not the data
+    for (let k = 0; k <= rand(3); k++) {
+      if (headerEnd > 0) bytes[rand(headerEnd)] = [0, 0xff, 0x80, rand(256)][rand(4)]!;
+    }
+    try {
+      const f = readGguf(bytes);
+      for (const t of f.tensors) tensorToF32(t);
+    } catch (e) {
+      if (!(e instanceof FormatError)) throw new Error(`case ${i}: ${e}`);
+      rejected++;
+    }
+  }
+  assert.ok(rejected > 1000, `only ${rejected} of 3000 corrupted files were rejected`);
+});
