@@ -9,6 +9,7 @@ import { evalCommand } from "./eval.ts";
 import { convertCommand } from "./convert.ts";
 import { trainCommand } from "./train.ts";
 import { infoCommand } from "./info.ts";
+import { exportCommand } from "./export.ts";
 
 /** All commands, in the order `ggufc --help` lists them. */
 export const commands: readonly Command[] = [
@@ -17,4 +18,5 @@ export const commands: readonly Command[] = [
   convertCommand,
   trainCommand,
   infoCommand,
+  exportCommand,
 ];
