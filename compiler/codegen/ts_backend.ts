@@ -49,9 +49,9 @@ export function generateTs(plan: Plan): BackendOutput {
     calls.push(`  ${name}();`);
   });
   const code = `const ARENA_BYTES = ${plan.arenaBytes};
-let A = new Float32Array(0); // the arena
-let I = new Int32Array(0); // the arena, as int32 (index lists)
-let W = new Float32Array(0); // the weights
+let A: Float32Array = new Float32Array(0); // the arena
+let I: Int32Array = new Int32Array(0); // the arena, as int32 (index lists)
+let W: Float32Array = new Float32Array(0); // the weights
 const ACC = new Float32Array(${maxConvChannels(plan)}); // one conv output pixel, all channels
 
 ${fns.join("\n\n")}

@@ -224,6 +224,13 @@ export function lowerToPlan(graph: Graph): Plan {
     for (const n of fused) done.add(n.id);
     const output: ImageLayout = { kind: "image", w: last.ne[0], h: last.ne[1], c: CO, cp: cop };
     const dst = newBuffer(last.name, "activation", layoutFloats(output));
+    const staging = op.p0 || op.p1
+      ? newBuffer(
+        `${node.name}:padded`,
+        "scratch",
+        (inL.w + 2 * op.p0) * (inL.h + 2 * op.p1) * inL.cp,
+      )
+      : -1;
     const kernel: ConvKernel = {
       kind: "conv2d",
       nodes: fused.map((n) => n.name),
@@ -247,6 +254,7 @@ export function lowerToPlan(graph: Graph): Plan {
       bias,
       relu,
       ...(pool ? { pool } : {}),
+      staging,
     };
     return { kernel, last };
   }

@@ -29,6 +29,7 @@ export function lifetimes(plan: Plan): { buffer: number; first: number; last: nu
     use(k.src, t);
     use(k.dst, t);
     if (k.kind === "dense" && k.scratch >= 0) use(k.scratch, t);
+    if (k.kind === "conv2d" && k.staging >= 0) use(k.staging, t);
   });
   return life.filter((l) => l.first <= l.last);
 }

@@ -99,6 +99,11 @@ export interface ConvKernel {
   readonly bias: ConvBias;
   readonly relu: boolean;
   readonly pool?: PoolSpec;
+  /**
+   * Scratch buffer for the zero-padded input ((w + 2 p0) x (h + 2 p1) x cp) when the conv pads,
+   * so the WASM kernel's inner loops never test bounds; -1 when it does not pad.
+   */
+  staging: number;
 }
 
 /** A pool on its own (its windows overlap, so it is not fused into the conv). */

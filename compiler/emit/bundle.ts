@@ -1,0 +1,34 @@
+/**
+ * OUT.ts -> OUT.js with esbuild: types stripped, target es2022, ESM. The emitted module already
+ * inlines its WASM and weights as base64 (decoded with `atob` when `Uint8Array.fromBase64` is
+ * missing, e.g. Node 20), so no esbuild loader is involved and the output runs everywhere.
+ *
+ * @module
+ */
+import * as esbuild from "esbuild";
+
+/**
+ * Strips the types of an emitted module.
+ *
+ * @param source the emitted TypeScript
+ * @returns JavaScript (ES2022 module)
+ * @example
+ * ```ts ignore
+ * import { bundleJs } from "./bundle.ts";
+ * console.log(await bundleJs("export const x: number = 1;"));
+ * ```
+ */
+export async function bundleJs(source: string): Promise<string> {
+  try {
+    const out = await esbuild.transform(source, {
+      loader: "ts",
+      format: "esm",
+      target: "es2022",
+      charset: "utf8",
+      legalComments: "inline",
+    });
+    return out.code;
+  } finally {
+    await esbuild.stop();
+  }
+}

@@ -1,0 +1,199 @@
+/**
+ * The ggufc compiler: model file or graph -> one standalone ES module.
+ *
+ * The pipeline, top to bottom:
+ * 1. graph passes (graph -> graph, each keeps the interpreter's results): {@link GRAPH_PASSES}
+ * 2. lowering to the plan IR: fusion and channels-last layout ({@link lowerToPlan})
+ * 3. plan passes: dead-work elimination, memory planning ({@link PLAN_PASSES})
+ * 4. codegen: WASM SIMD128 (default) or TypeScript, from the same plan
+ * 5. module emission: one `.ts` file; {@link bundleJs} makes the `.js`
+ *
+ * @example
+ * ```ts ignore
+ * import { compileFile } from "./compiler/mod.ts";
+ * const bytes = await Deno.readFile("models/mnist-cnn.gguf");
+ * const { source, report } = await compileFile(bytes, "mnist-cnn.gguf", { target: "wasm" });
+ * await Deno.writeTextFile("mnist.ts", source);
+ * console.log(report.summary);
+ * ```
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+import { loadModel } from "./frontend/mod.ts";
+import type { Graph } from "./ir/graph.ts";
+import { collapseBias } from "./passes/collapse_bias.ts";
+import { foldScale } from "./passes/fold_input_scale.ts";
+import { foldViews } from "./passes/fold_views.ts";
+import { type GraphPass, runGraphPasses } from "./passes/pass.ts";
+import { prune } from "./passes/prune.ts";
+import { eliminateDeadWork } from "./plan/dead_work.ts";
+import { lowerToPlan } from "./plan/lower.ts";
+import { planMemory } from "./plan/memory.ts";
+import { kernelMacs, type Plan, type PlanPass } from "./plan/plan.ts";
+import { generateTs } from "./codegen/ts_backend.ts";
+import { generateWasm } from "./codegen/wasm_backend.ts";
+import { emitModule } from "./emit/module.ts";
+
+export { bundleJs } from "./emit/bundle.ts";
+export { loadEmittedModule } from "./emit/load.ts";
+export type { EmittedModule } from "./emit/load.ts";
+export { CompileError, renderPlan } from "./plan/plan.ts";
+export type { Kernel, MemoryReport, Plan, PlanBuffer } from "./plan/plan.ts";
+export { formatGraph } from "./passes/pass.ts";
+
+/** ggufc's version, written into every emitted module's header. */
+export const VERSION = "0.1.0";
+
+/** Graph passes, in order. */
+export const GRAPH_PASSES: readonly GraphPass[] = [foldScale, collapseBias, foldViews, prune];
+
+/** Plan passes, in order (after lowering). */
+export const PLAN_PASSES: readonly PlanPass[] = [
+  {
+    name: "dead-work",
+    description: "compute only the conv outputs a consumer reads",
+    run: eliminateDeadWork,
+  },
+  { name: "memory", description: "place every buffer in one arena", run: planMemory },
+];
+
+/** Name of the lowering step as listed in `info.passes`. */
+export const LOWERING = "fuse+channels-last";
+
+/** Options of {@link compileGraph} / {@link compileFile}. */
+export interface CompileOptions {
+  /** Code generator; default "wasm". */
+  readonly target?: "wasm" | "ts";
+  /** Emit the relaxed-SIMD (FMA) variant next to the plain SIMD one; default true. */
+  readonly relaxed?: boolean;
+  /** Fill the arena with NaN before every run (tests only). */
+  readonly poisonArena?: boolean;
+  /** Hex sha256 of the model file, for the header; computed from the graph when absent. */
+  readonly sha256?: string;
+}
+
+/** What the compiler did, for the CLI summary. */
+export interface CompileReport {
+  readonly passes: readonly string[];
+  readonly arenaBytes: number;
+  readonly naiveBytes: number;
+  readonly lowerBoundBytes: number;
+  readonly weightBytes: number;
+  /** Bytes of WASM code (per variant) embedded, 0 for the TS target. */
+  readonly codeBytes: number;
+  /** Characters of the emitted source. */
+  readonly moduleBytes: number;
+  /** Multiply-adds per image. */
+  readonly macs: number;
+  /** A few lines for the terminal. */
+  readonly summary: string;
+}
+
+/** The result of a compilation. */
+export interface CompileResult {
+  /** The module, OUT.ts. */
+  readonly source: string;
+  /** The graph after the graph passes. */
+  readonly graph: Graph;
+  /** The final plan. */
+  readonly plan: Plan;
+  readonly report: CompileReport;
+}
+
+/**
+ * Runs the graph passes and lowering and the plan passes: graph -> placed plan.
+ *
+ * @param graph a batch-1 graph
+ * @returns the optimised graph and the plan
+ */
+export function planGraph(graph: Graph): { graph: Graph; plan: Plan } {
+  const optimised = runGraphPasses(graph, GRAPH_PASSES);
+  let plan = lowerToPlan(optimised);
+  for (const p of PLAN_PASSES) plan = p.run(plan);
+  return { graph: optimised, plan };
+}
+
+/**
+ * Compiles a graph (batch 1, raw pixel input) into a standalone module.
+ *
+ * @param graph the graph, e.g. from `loadModel`
+ * @param options target and flags
+ * @returns the module source, the plan and a report
+ * @throws CompileError naming the node when an op or shape cannot be compiled
+ */
+export function compileGraph(graph: Graph, options: CompileOptions = {}): CompileResult {
+  const target = options.target ?? "wasm";
+  const { graph: optimised, plan } = planGraph(graph);
+  const backend = target === "wasm"
+    ? generateWasm(plan, { relaxed: options.relaxed ?? true })
+    : generateTs(plan);
+  const passes = [...GRAPH_PASSES.map((p) => p.name), LOWERING, ...PLAN_PASSES.map((p) => p.name)];
+  const userOptions: Record<string, unknown> = { target };
+  if (target === "wasm") userOptions.relaxed = options.relaxed ?? true;
+  const source = emitModule(plan, backend, {
+    version: VERSION,
+    sha256: options.sha256 ?? graphSha256(graph),
+    passes,
+    options: userOptions,
+    ...(options.poisonArena ? { poisonArena: true } : {}),
+  });
+  const macs = plan.kernels.reduce((s, k) => s + kernelMacs(k), 0);
+  const mem = plan.memory!;
+  const summary = [
+    `passes: ${passes.join(", ")}`,
+    `kernels: ${plan.kernels.length} calls, ${macs} multiply-adds per image`,
+    `arena ${plan.arenaBytes} bytes (naive ${mem.naiveBytes}, lower bound ${mem.lowerBoundBytes})`,
+    `weights ${backend.weights.byteLength} bytes, ${
+      target === "wasm" ? `wasm code ${backend.codeBytes} bytes, ` : ""
+    }module ${source.length} bytes`,
+  ].join("\n");
+  return {
+    source,
+    graph: optimised,
+    plan,
+    report: {
+      passes,
+      arenaBytes: plan.arenaBytes,
+      naiveBytes: mem.naiveBytes,
+      lowerBoundBytes: mem.lowerBoundBytes,
+      weightBytes: backend.weights.byteLength,
+      codeBytes: backend.codeBytes,
+      moduleBytes: source.length,
+      macs,
+      summary,
+    },
+  };
+}
+
+/**
+ * Reads a model file (any layout the frontend knows) and compiles it.
+ *
+ * @param bytes the model file
+ * @param fileName its name (errors, default model name)
+ * @param options target and flags
+ * @returns the module source, the plan and a report
+ */
+export function compileFile(
+  bytes: Uint8Array,
+  fileName: string,
+  options: CompileOptions = {},
+): CompileResult {
+  const { graph } = loadModel(bytes, fileName, { batch: 1 });
+  const sha256 = createHash("sha256").update(bytes).digest("hex");
+  return compileGraph(graph, { ...options, sha256 });
+}
+
+/** sha256 over a graph's structure and weights (for graphs that did not come from a file). */
+function graphSha256(graph: Graph): string {
+  const h = createHash("sha256");
+  for (const n of graph.nodes) {
+    h.update(
+      JSON.stringify([n.name, n.op.kind, n.ne, n.src, n.op.kind === "weight" ? n.op.type : n.op]),
+    );
+    if (n.op.kind === "weight") {
+      h.update(new Uint8Array(n.op.values.buffer, n.op.values.byteOffset, n.op.values.byteLength));
+    }
+  }
+  return h.digest("hex");
+}
