@@ -1,0 +1,310 @@
+/**
+ * The web demo in a real browser: Debian's chromium driven by playwright-core.
+ *
+ * Builds the page (web/build.ts: compiles models/*.gguf with ggufc, cached), serves it
+ * in-process on a free port, draws digits with mouse events, and checks the page's predictions
+ * against the same emitted modules run here in Deno. Screenshots go to tests/artifacts/.
+ *
+ * chromium is required: CI (.ci/run) installs it; without it this test fails with the command
+ * that installs it, rather than skipping.
+ */
+import assert from "node:assert/strict";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { chromium, type Page } from "playwright-core";
+import { type BuildResult, buildWeb } from "../web/build.ts";
+import { serveWeb } from "../web/serve.ts";
+import { loadMnistTestSet } from "../web/testset.ts";
+import type { EmittedModule } from "../web/src/model.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const ARTIFACTS = fileURLToPath(new URL("./artifacts/", import.meta.url));
+/** Optional: serve an already built folder instead of building (used while developing). */
+const PREBUILT = Deno.env.get("GGUFC_WEB_DIST");
+
+/** Strokes as lists of points in pad fractions (0..1, y down). */
+type Stroke = [number, number][];
+
+function ellipse(cx: number, cy: number, rx: number, ry: number, n = 36): Stroke {
+  const pts: Stroke = [];
+  for (let i = 0; i <= n; i++) {
+    const a = -Math.PI / 2 + (2 * Math.PI * i) / n;
+    pts.push([cx + rx * Math.cos(a), cy + ry * Math.sin(a)]);
+  }
+  return pts;
+}
+
+/** Digits drawn the way people draw them; each must be recognised by every model. */
+const DRAWINGS: { digit: number; strokes: Stroke[] }[] = [
+  { digit: 1, strokes: [[[0.52, 0.18], [0.5, 0.82]]] },
+  { digit: 0, strokes: [ellipse(0.5, 0.5, 0.2, 0.3)] },
+  { digit: 7, strokes: [[[0.3, 0.22], [0.7, 0.22], [0.46, 0.82]]] },
+  {
+    digit: 4,
+    strokes: [[[0.36, 0.18], [0.3, 0.56], [0.72, 0.56]], [[0.62, 0.3], [0.62, 0.84]]],
+  },
+];
+
+interface PageState {
+  source: string;
+  input: Record<string, number>;
+  model: string;
+  digit: number;
+  probabilities: number[] | null;
+  sampleIndex: number;
+  label: number;
+}
+
+function pageState(page: Page): Promise<PageState> {
+  return page.evaluate(() => {
+    const s = (globalThis as unknown as { ggufcDemo: { state: PageState } }).ggufcDemo.state;
+    return JSON.parse(JSON.stringify(s));
+  });
+}
+
+/** Waits until two animation frames have passed (the page predicts in the next frame). */
+async function settle(page: Page): Promise<void> {
+  await page.evaluate(() =>
+    new Promise<void>((r) => requestAnimationFrame(() => requestAnimationFrame(() => r())))
+  );
+}
+
+async function draw(page: Page, strokes: Stroke[]): Promise<void> {
+  const box = await page.locator("#pad").boundingBox();
+  assert.ok(box, "the pad is visible");
+  const at = (p: [number, number]) => [box.x + p[0] * box.width, box.y + p[1] * box.height];
+  for (const stroke of strokes) {
+    const [x0, y0] = at(stroke[0]!);
+    await page.mouse.move(x0!, y0!);
+    await page.mouse.down();
+    for (const p of stroke.slice(1)) {
+      const [x, y] = at(p);
+      await page.mouse.move(x!, y!, { steps: 6 });
+    }
+    await page.mouse.up();
+  }
+  await settle(page);
+}
+
+async function importModule(path: string): Promise<EmittedModule> {
+  const mod = await import(pathToFileURL(path).href) as EmittedModule;
+  await mod.load();
+  return mod;
+}
+
+Deno.test({
+  name:
+    "the web demo recognises drawn digits, shows test digits as the module predicts them, and clears",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn(t) {
+    try {
+      await Deno.stat(CHROMIUM);
+    } catch {
+      throw new Error(
+        `chromium is not installed at ${CHROMIUM}: the browser tests need it ` +
+          "(apt-get update && apt-get install -y chromium; .ci/run does this)",
+      );
+    }
+    let build: BuildResult | null = null;
+    let root = PREBUILT;
+    if (!root) {
+      build = await buildWeb({ log: () => {} });
+      root = build.outDir;
+      const missing = build.models.filter((m) => m.missing).map((m) => m.file);
+      assert.deepEqual(missing, [], `models missing from models/: ${missing.join(", ")}`);
+    } else {
+      build = JSON.parse(await Deno.readTextFile(`${root}/build.json`)) as BuildResult;
+    }
+    const modules = new Map<string, EmittedModule>();
+    for (const m of build.models) if (m.module) modules.set(m.id, await importModule(m.module));
+
+    const ac = new AbortController();
+    const { server, url } = serveWeb({ root, port: 0, signal: ac.signal });
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-quic",
+      ],
+    });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1200, height: 860 } });
+      const errors: string[] = [];
+      page.on("console", (m) => {
+        if (m.type() === "error" || m.type() === "warning") errors.push(`${m.type()}: ${m.text()}`);
+      });
+      page.on("pageerror", (e) => errors.push(`page error: ${e.message}`));
+      page.on("requestfailed", (r) => errors.push(`request failed: ${r.url()}`));
+
+      await t.step(
+        "the page loads with every model and the test set, without console errors",
+        async () => {
+          await page.goto(url);
+          await page.waitForSelector("body[data-ready='1']", { timeout: 30_000 });
+          await page.waitForSelector("body[data-testset='ready']", { timeout: 30_000 });
+          assert.equal(await page.locator("#models input:not([disabled])").count(), 3);
+          assert.match(
+            await page.locator("#status").innerText(),
+            /Ready · 3 of 3 models · 10,000 test images/,
+          );
+          assert.deepEqual(errors, []);
+        },
+      );
+
+      for (const model of ["cnn", "fc", "cnn-small"]) {
+        await t.step(
+          `drawn digits 1, 0, 7 and 4 are recognised by the ${model} model`,
+          async () => {
+            await page.locator(`#model-${model}`).check();
+            for (const { digit, strokes } of DRAWINGS) {
+              await page.click("#clear");
+              await draw(page, strokes);
+              const s = await pageState(page);
+              assert.equal(s.source, "drawing");
+              assert.equal(s.model, model);
+              assert.equal(
+                s.digit,
+                digit,
+                `drew ${digit}, ${model} saw ${s.digit}: ${
+                  s.probabilities?.map((p) => p.toFixed(3))
+                }`,
+              );
+              assert.equal(await page.locator("#digit").innerText(), String(digit));
+              assert.equal(
+                await page.locator(".bar.top").getAttribute("data-digit"),
+                String(digit),
+              );
+            }
+          },
+        );
+      }
+
+      await t.step(
+        "a drawing's input is the pad preprocessed like MNIST (centred, 20 px box)",
+        async () => {
+          await page.locator("#model-cnn").check();
+          await page.click("#clear");
+          // A 1 drawn small in a corner still ends up centred and 20 px tall.
+          await draw(page, [[[0.15, 0.1], [0.14, 0.3]]]);
+          const s = await pageState(page);
+          const input = Array.from({ length: 784 }, (_, i) => s.input[i]!);
+          const rows = [...Array(28).keys()].filter((y) =>
+            input.slice(28 * y, 28 * y + 28).some((v) => v > 0)
+          );
+          assert.equal(rows.length, 20);
+          assert.ok(rows[0]! >= 3 && rows.at(-1)! <= 24, `rows ${rows[0]}..${rows.at(-1)}`);
+          assert.equal(s.digit, 1);
+        },
+      );
+
+      await t.step(
+        "Random shows a test digit and the emitted module's prediction for it",
+        async () => {
+          const test = loadMnistTestSet();
+          for (let k = 0; k < 3; k++) {
+            await page.click("#random");
+            await settle(page);
+            for (const model of ["cnn", "fc"]) {
+              await page.locator(`#model-${model}`).check();
+              await settle(page);
+              const s = await pageState(page);
+              assert.equal(s.source, "sample");
+              const i = s.sampleIndex;
+              assert.ok(i >= 0 && i < 10_000);
+              assert.equal(s.label, test.labels[i]);
+              const image = test.pixels.slice(784 * i, 784 * (i + 1));
+              for (let j = 0; j < 784; j++) assert.equal(s.input[j], image[j]);
+              const expected = modules.get(model)!.predict(image);
+              assert.equal(s.digit, expected.digit, `test image ${i}, model ${model}`);
+              // Same WASM in both engines; 1e-5 allows a different (relaxed vs plain) SIMD variant.
+              s.probabilities!.forEach((p, c) =>
+                assert.ok(Math.abs(p - expected.probabilities[c]!) < 1e-5)
+              );
+              assert.equal(await page.locator("#digit").innerText(), String(expected.digit));
+              assert.match(
+                await page.locator("#truth").innerText(),
+                new RegExp(`true label ${s.label}`),
+              );
+              assert.match(await page.locator("#sample-tag").innerText(), new RegExp(`#${i} `));
+            }
+          }
+        },
+      );
+
+      await t.step("Download saves the 28x28 input as 784 raw bytes and as a PNG", async () => {
+        const s = await pageState(page);
+        const [raw] = await Promise.all([
+          page.waitForEvent("download"),
+          page.click("#download-raw"),
+        ]);
+        const bytes = await Deno.readFile((await raw.path())!);
+        assert.equal(bytes.length, 784);
+        for (let j = 0; j < 784; j++) assert.equal(bytes[j], s.input[j]);
+        const [png] = await Promise.all([
+          page.waitForEvent("download"),
+          page.click("#download-png"),
+        ]);
+        const pngBytes = await Deno.readFile((await png.path())!);
+        assert.deepEqual([...pngBytes.subarray(1, 4)], [0x50, 0x4e, 0x47]); // "PNG"
+        const ihdr = new DataView(pngBytes.buffer, pngBytes.byteOffset + 16, 8);
+        assert.deepEqual([ihdr.getUint32(0), ihdr.getUint32(4)], [28, 28]);
+        assert.match(png.suggestedFilename(), /^mnist-test-\d+\.png$/);
+      });
+
+      await t.step("Clear resets the pad, the input, the verdict and the chart", async () => {
+        await page.click("#clear");
+        await settle(page);
+        const s = await pageState(page);
+        assert.equal(s.source, "empty");
+        assert.equal(s.digit, -1);
+        assert.equal(s.probabilities, null);
+        assert.ok(Object.values(s.input).every((v) => v === 0));
+        assert.equal(await page.locator("#digit").innerText(), "–");
+        assert.equal(await page.locator(".bar.top").count(), 0);
+        const ink = await page.evaluate(() => {
+          const c = document.getElementById("pad") as HTMLCanvasElement;
+          const d = c.getContext("2d")!.getImageData(0, 0, c.width, c.height).data;
+          let sum = 0;
+          for (let i = 3; i < d.length; i += 4) sum += d[i]!;
+          return sum;
+        });
+        assert.equal(ink, 0);
+        assert.ok(await page.locator("#pad-hint").isVisible());
+      });
+
+      await t.step("screenshots of a drawn 7, desktop and phone-sized, are saved", async () => {
+        await Deno.mkdir(ARTIFACTS, { recursive: true });
+        await page.click("#clear");
+        await draw(page, DRAWINGS[2]!.strokes);
+        await page.screenshot({ path: `${ARTIFACTS}web_page.png`, fullPage: true });
+        const phone = await browser.newPage({
+          viewport: { width: 390, height: 844 },
+          hasTouch: true,
+          isMobile: true,
+        });
+        await phone.goto(url);
+        await phone.waitForSelector("body[data-testset='ready']", { timeout: 30_000 });
+        await phone.click("#random");
+        await settle(phone);
+        // The layout fits the narrow viewport: no horizontal scrolling.
+        const overflow = await phone.evaluate(() =>
+          document.documentElement.scrollWidth - innerWidth
+        );
+        assert.ok(overflow <= 0, `page is ${overflow}px wider than the viewport`);
+        await phone.screenshot({ path: `${ARTIFACTS}web_page_phone.png`, fullPage: true });
+        await phone.close();
+        assert.deepEqual(errors, []);
+      });
+    } finally {
+      await browser.close();
+      ac.abort();
+      await server.finished;
+    }
+  },
+});
