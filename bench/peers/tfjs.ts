@@ -384,11 +384,15 @@ export async function createTfjsPeer(graph: Graph): Promise<Peer> {
   return {
     id: "tfjs-wasm",
     name: `TF.js ${tf.version_core} (wasm${simd ? " SIMD" : ""}, 1 thread)`,
-    predict: (image) => Promise.resolve(digitsOf(probsOne(image), 1)[0]!),
-    predictProbs: (image) => Promise.resolve(probsOne(image).slice(0, CLASSES)),
-    predictBatch: (images, count) => Promise.resolve(digitsOf(probsBatch(images, count), count)),
-    predictBatchProbs: (images, count) =>
-      Promise.resolve(probsBatch(images, count).slice(0, count * CLASSES)),
+    // async so that a bad argument rejects the promise instead of throwing synchronously.
+    // deno-lint-ignore require-await
+    predict: async (image) => digitsOf(probsOne(image), 1)[0]!,
+    // deno-lint-ignore require-await
+    predictProbs: async (image) => probsOne(image).slice(0, CLASSES),
+    // deno-lint-ignore require-await
+    predictBatch: async (images, count) => digitsOf(probsBatch(images, count), count),
+    // deno-lint-ignore require-await
+    predictBatchProbs: async (images, count) => probsBatch(images, count).slice(0, count * CLASSES),
     dispose: () => {
       for (const t of consts) t.dispose();
       return Promise.resolve();

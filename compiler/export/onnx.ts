@@ -370,13 +370,14 @@ function lower(graph: Graph): Lowered {
     output?: string,
     base = node.name,
   ): Act {
-    const a = get(node.src[0]!), bv = act(node.src[1]!, node);
+    const a = get(node.src[0]!);
     if (a.kind !== "const") {
       throw new GraphError(
         node.name,
         "ONNX export supports mul_mat with a weight as first operand",
       );
     }
+    const bv = act(node.src[1]!, node);
     if (bv.batch === 0) {
       throw new GraphError(node.name, "mul_mat would contract the batch dim (ne[0])");
     }
