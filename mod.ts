@@ -8,6 +8,8 @@ export { GraphBuilder, GraphError } from "./compiler/ir/graph.ts";
 export type { Graph, Ne, Node, Op } from "./compiler/ir/graph.ts";
 export { convertStateDict } from "./compiler/convert.ts";
 export type { ConvertOptions, ConvertResult } from "./compiler/convert.ts";
+export { renderGraph } from "./compiler/graph_render/mod.ts";
+export type { GraphStage, RenderGraphOptions } from "./compiler/graph_render/mod.ts";
 export { GgmlType, ggmlTypeName, tensorByteSize } from "./compiler/formats/ggml_types.ts";
 export { metaString, readGguf, tensorToF32 } from "./compiler/formats/gguf_reader.ts";
 export type { GgufFile, GgufTensor, GgufValue } from "./compiler/formats/gguf_reader.ts";

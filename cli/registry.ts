@@ -8,6 +8,7 @@ import { runCommand } from "./run.ts";
 import { evalCommand } from "./eval.ts";
 import { convertCommand } from "./convert.ts";
 import { trainCommand } from "./train.ts";
+import { graphCommand } from "./graph.ts";
 import { infoCommand } from "./info.ts";
 import { exportCommand } from "./export.ts";
 
@@ -17,6 +18,7 @@ export const commands: readonly Command[] = [
   evalCommand,
   convertCommand,
   trainCommand,
+  graphCommand,
   infoCommand,
   exportCommand,
 ];

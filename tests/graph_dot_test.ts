@@ -7,51 +7,32 @@ import { formatNe, type Graph, GraphBuilder } from "../compiler/ir/graph.ts";
 import { sourceDot } from "../compiler/graph_render/dot.ts";
 import { dotText } from "../compiler/graph_render/escape.ts";
 import { dotToSvg } from "../compiler/graph_render/render.ts";
+import { loadModel } from "../compiler/frontend/mod.ts";
+import { randomModels } from "./helpers/models.ts";
 
-/** The four model layouts, built like the frontends build them (weights zero). */
-type Layout = "seed-cnn" | "seed-fc" | "ggml-fc" | "ggml-cnn";
-const LAYOUTS: readonly Layout[] = ["seed-cnn", "seed-fc", "ggml-fc", "ggml-cnn"];
+const LAYOUTS = ["seed-cnn", "seed-fc", "ggml-fc", "ggml-cnn"] as const;
+const MODELS = randomModels(7);
 
-/** A graph of `layout` with zero weights; `names` renames tensors (to test escaping). */
-function layoutGraph(layout: Layout, names: Record<string, string> = {}): Graph {
+/** The graph the real frontend builds for a random model of `layout`. */
+function layoutGraph(layout: (typeof LAYOUTS)[number]): Graph {
+  return loadModel(MODELS[layout], `${layout}.gguf`).graph;
+}
+
+/** A small FC graph whose tensor names are replaced by `names` (to test escaping). */
+function namedGraph(names: Record<string, string>): Graph {
   const b = new GraphBuilder();
   const n = (s: string) => names[s] ?? s;
   const w = (name: string, dims: number[]) =>
     b.weight(n(name), dims, "f32", new Float32Array(dims.reduce((a, d) => a * d, 1)));
-  if (layout === "seed-fc" || layout === "ggml-fc") {
-    const images = b.input(n("images"), [784, 1]);
-    const x = layout === "ggml-fc" ? b.scale(images, 1 / 255, "images/255") : images;
-    const h = b.relu(b.add_(b.mulMat(w("fc1.weight", [784, 500]), x, "fc1"), w("fc1.bias", [500])));
-    const logits = b.add_(b.mulMat(w("fc2.weight", [500, 10]), h, "fc2"), w("fc2.bias", [10]));
-    return b.build(images, b.softMax(logits, n("probs")), {
-      layout,
-      arch: "mnist-fc",
-      name: layout,
-    });
-  }
-  const seed = layout === "seed-cnn";
-  const [c1, c2, pad] = seed ? [32, 64, 0] : [8, 16, 1];
-  const names6 = seed
-    ? ["kernel1", "bias1", "kernel2", "bias2", "dense_w", "dense_b"]
-    : ["conv1.kernel", "conv1.bias", "conv2.kernel", "conv2.bias", "dense.weight", "dense.bias"];
-  const conv = { s0: 1, s1: 1, p0: pad, p1: pad, d0: 1, d1: 1 };
-  const pool = { pool: "max" as const, k0: 2, k1: 2, s0: 2, s1: 2, p0: 0, p1: 0 };
-  const images = b.input(n("images"), [28, 28, 1, 1]);
-  let cur = b.scale(images, 1 / 255, "images/255");
-  cur = b.conv2d(w(names6[0]!, [3, 3, 1, c1]), cur, conv, "conv1");
-  cur = b.pool2d(b.relu(b.add_(cur, w(names6[1]!, [1, 1, c1]), "conv1+b")), pool, "pool1");
-  cur = b.conv2d(w(names6[2]!, [3, 3, c1, c2]), cur, conv, "conv2");
-  cur = b.pool2d(b.relu(b.add_(cur, w(names6[3]!, [1, 1, c2]), "conv2+b")), pool, "pool2");
-  const [pw, ph, pc] = b.node(cur).ne;
-  cur = b.reshape(b.cont(b.permute(cur, [1, 2, 0, 3])), [pw * ph * pc, 1], "flatten");
-  const logits = b.add_(
-    b.mulMat(w(names6[4]!, [pw * ph * pc, 10]), cur, "dense"),
-    w(names6[5]!, [10]),
+  const images = b.input(n("images"), [784, 1]);
+  const h = b.relu(
+    b.add_(b.mulMat(w("fc1.weight", [784, 50]), images, "fc1"), w("fc1.bias", [50])),
   );
+  const logits = b.add_(b.mulMat(w("fc2.weight", [50, 10]), h, "fc2"), w("fc2.bias", [10]));
   return b.build(images, b.softMax(logits, n("probs")), {
-    layout,
-    arch: "mnist-cnn",
-    name: layout,
+    layout: "seed-fc",
+    arch: "mnist-fc",
+    name: n("model"),
   });
 }
 
@@ -115,8 +96,9 @@ Deno.test("Names with quotes, braces, pipes, <, > and newlines render as written
     "fc1.bias": "line1\nline2 | }",
     images: "<in>",
     probs: '"}',
+    model: "m}{\n|",
   };
-  const graph = layoutGraph("seed-fc", hostile);
+  const graph = namedGraph(hostile);
   const dot = sourceDot(graph);
   assert.equal(parseDot(dot).nodes.size, graph.nodes.length);
   const svg = await dotToSvg(dot);

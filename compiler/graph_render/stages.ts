@@ -1,0 +1,23 @@
+/**
+ * The compiler stages the pictures show, computed from a source graph with the compiler's own
+ * pipeline ({@link planGraph}: graph passes, lowering to fused kernels, plan passes), so the
+ * pictures always show what `ggufc compile` does.
+ *
+ * @module
+ */
+import type { Graph } from "../ir/graph.ts";
+import { GRAPH_PASSES, LOWERING, PLAN_PASSES, planGraph } from "../mod.ts";
+import type { CompiledStages } from "./plan_dot.ts";
+
+/**
+ * Runs the compiler's passes and planner on `graph`, keeping every stage.
+ *
+ * @param graph the graph as the frontend built it (batch 1)
+ * @returns source, optimised graph, plan with memory placed, pass names
+ * @throws CompileError when the graph has an op or shape the kernels do not cover
+ */
+export function compileStages(graph: Graph): CompiledStages {
+  const { graph: optimized, plan } = planGraph(graph);
+  const passes = [...GRAPH_PASSES.map((p) => p.name), LOWERING, ...PLAN_PASSES.map((p) => p.name)];
+  return { source: graph, optimized, plan, passes };
+}

@@ -1,0 +1,73 @@
+/**
+ * Tests of `ggufc graph`: formats from the extension, stages, and one-line errors for mistakes.
+ */
+import assert from "node:assert/strict";
+import { formatOf, graphCommand } from "../cli/graph.ts";
+import { UsageError } from "../runtime/errors.ts";
+import { randomModels } from "./helpers/models.ts";
+
+const FIXTURE = new URL("../../shared/fixtures/ggml-mnist-fc-f32.gguf", import.meta.url);
+const hasFixture = await Deno.stat(FIXTURE).then(() => true, () => false);
+if (!hasFixture) console.log("graph_cli_test: ../shared/fixtures absent, fixture test skipped");
+
+async function withModel(fn: (dir: string, model: string) => Promise<void>) {
+  const dir = await Deno.makeTempDir({ prefix: "ggufc-graph-" });
+  try {
+    const model = `${dir}/ggml-cnn.gguf`;
+    await Deno.writeFile(model, randomModels(3)["ggml-cnn"]);
+    await fn(dir, model);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("formatOf() takes the format from the extension and rejects others", () => {
+  assert.equal(formatOf("a/b.PNG"), "png");
+  assert.equal(formatOf("x.svg"), "svg");
+  assert.equal(formatOf("x.dot"), "dot");
+  assert.throws(() => formatOf("x.jpg"), UsageError);
+  assert.throws(() => formatOf("noext"), UsageError);
+});
+
+Deno.test("ggufc graph writes DOT, SVG and PNG files for a model", async () => {
+  await withModel(async (dir, model) => {
+    await graphCommand.run([model, "-o", `${dir}/g.dot`, "--stage", "source"]);
+    assert.match(await Deno.readTextFile(`${dir}/g.dot`), /^digraph G \{/);
+    await graphCommand.run([model, "-o", `${dir}/g.svg`, "--rankdir", "LR"]);
+    const svg = await Deno.readTextFile(`${dir}/g.svg`);
+    assert.ok(svg.includes("<svg") && svg.includes("kernel 0"));
+    await graphCommand.run([model, "-o", `${dir}/g.png`, "--stage", "plan", "--scale", "1"]);
+    const png = await Deno.readFile(`${dir}/g.png`);
+    assert.equal(new TextDecoder().decode(png.subarray(1, 4)), "PNG");
+  });
+});
+
+Deno.test("ggufc graph reports a wrong stage, scale, missing -o or missing model as usage errors", async () => {
+  await withModel(async (dir, model) => {
+    const o = `${dir}/g.svg`;
+    await assert.rejects(graphCommand.run([model, "-o", o, "--stage", "final"]), UsageError);
+    await assert.rejects(graphCommand.run([model, "-o", o, "--scale", "0"]), UsageError);
+    await assert.rejects(graphCommand.run([model, "-o", o, "--rankdir", "XY"]), UsageError);
+    await assert.rejects(graphCommand.run([model]), UsageError);
+    await assert.rejects(graphCommand.run([`${dir}/none.gguf`, "-o", o]), UsageError);
+    await assert.rejects(graphCommand.run([model, "-o", `${dir}/no/such/dir/g.svg`]), UsageError);
+  });
+});
+
+Deno.test({
+  name: "ggufc graph draws the ggml-trained mnist-fc fixture at every stage",
+  ignore: !hasFixture,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "ggufc-graph-" });
+    try {
+      for (const stage of ["source", "optimized", "plan", "all"]) {
+        await graphCommand.run([FIXTURE.pathname, "-o", `${dir}/${stage}.svg`, "--stage", stage]);
+        const svg = await Deno.readTextFile(`${dir}/${stage}.svg`);
+        // The plan names buffers after activations; the other stages show the weights.
+        assert.ok(svg.includes(stage === "plan" ? "memory strip" : "fc1.weight"), stage);
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
