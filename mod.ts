@@ -19,3 +19,5 @@ export { dequantize, f32ToF16Bytes, quantize } from "./compiler/formats/quant.ts
 export { readLegacyGgml, writeLegacyGgml } from "./compiler/formats/legacy.ts";
 export { readIdxImages, readIdxLabels } from "./runtime/idx.ts";
 export type { IdxImages } from "./runtime/idx.ts";
+export { exportOnnx } from "./compiler/export/onnx.ts";
+export type { OnnxExport, OnnxExportOptions } from "./compiler/export/onnx.ts";
