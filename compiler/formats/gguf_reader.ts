@@ -91,6 +91,18 @@ export const GGUF_DEFAULT_ALIGNMENT = 32;
 export const GGUF_MAX_ARRAY_DEPTH = 8;
 /** Most dims a tensor may have (GGML_MAX_DIMS). */
 export const GGUF_MAX_DIMS = 4;
+/**
+ * Most tensors a file may declare. Each costs a few hundred bytes of objects for its 32+ bytes
+ * of header, so without a cap a large hostile header takes seconds and hundreds of MB.
+ */
+export const GGUF_MAX_TENSORS = 65536;
+/** Most metadata keys a file may declare (real files have tens), for the same reason. */
+export const GGUF_MAX_KV = 65536;
+/**
+ * Most metadata values in all (keys plus array items, nested ones included): each becomes an
+ * object of ~50 bytes from as little as 1 byte of file. LLM tokenizers need under 10^6.
+ */
+export const GGUF_MAX_METADATA_VALUES = 2 ** 21;
 
 const MAGIC = 0x46554747; // "GGUF" read as a little-endian u32
 
@@ -124,6 +136,8 @@ class GgufParser {
   version: 1 | 2 | 3 = 3;
   /** Bytes of a count or length: 4 in v1, 8 after. */
   lenSize = 8;
+  /** Metadata values (keys and array items) counted so far, against the cap. */
+  values = 0;
 
   constructor(bytes: Uint8Array, readonly file: string) {
     this.r = new ByteReader(bytes, file);
@@ -203,10 +217,29 @@ class GgufParser {
           (left) => Math.floor(left / min),
           `at most (bytes left / ${min}) =`,
         );
+        this.budget(n, `${field} count`, r.pos - this.lenSize);
         const items: GgufValue[] = new Array(n);
-        for (let i = 0; i < n; i++) items[i] = this.value(itemType, `${field}[${i}]`, depth + 1);
+        // Fixed-size items cannot fail once the count is checked: skip a name per item.
+        const fixed = itemType !== "string" && itemType !== "array" && itemType !== "bool";
+        const itemField = `${field}[]`;
+        for (let i = 0; i < n; i++) {
+          items[i] = this.value(itemType, fixed ? itemField : `${field}[${i}]`, depth + 1);
+        }
         return { type, itemType, value: items };
       }
+    }
+  }
+
+  /** Counts `n` more metadata values against {@link GGUF_MAX_METADATA_VALUES}. */
+  budget(n: number, field: string, at: number): void {
+    this.values += n;
+    if (this.values > GGUF_MAX_METADATA_VALUES) {
+      throw this.r.error(
+        field,
+        `at most ${GGUF_MAX_METADATA_VALUES} metadata values (keys and array items) in all`,
+        `${n}, making ${this.values}`,
+        at,
+      );
     }
   }
 
@@ -246,11 +279,19 @@ class GgufParser {
       (left) => Math.floor((left - this.lenSize) / minTensorInfo),
       `at most (bytes left / ${minTensorInfo}) =`,
     );
+    if (nTensors > GGUF_MAX_TENSORS) {
+      throw r.error("tensor_count", `at most ${GGUF_MAX_TENSORS}`, String(nTensors), 8);
+    }
+    const nKvAt = r.pos;
     const nKv = this.count(
       "metadata_kv_count",
       (left) => Math.floor(left / minKv),
       `at most (bytes left / ${minKv}) =`,
     );
+    if (nKv > GGUF_MAX_KV) {
+      throw r.error("metadata_kv_count", `at most ${GGUF_MAX_KV}`, String(nKv), nKvAt);
+    }
+    this.budget(nKv, "metadata_kv_count", nKvAt);
 
     const metadata = new Map<string, GgufValue>();
     const metadataOffsets = new Map<string, number>();
