@@ -6,7 +6,7 @@
  */
 import { buildCnn, buildFc } from "../compiler/frontend/mnist_graphs.ts";
 import { WeightSet, type WeightTensor } from "../compiler/frontend/weights.ts";
-import type { Graph, WeightType } from "../compiler/ir/graph.ts";
+import { type Graph, GraphBuilder, type WeightType } from "../compiler/ir/graph.ts";
 import { runGraph } from "../runtime/interpreter.ts";
 
 /** Deterministic PRNG (mulberry32) so failures reproduce. */
@@ -108,3 +108,168 @@ export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
 export function reference(graph: Graph, input: Float32Array): Float32Array {
   return runGraph(graph, input);
 }
+
+/** One conv layer of {@link convNet}. */
+export interface ConvSpec {
+  /** Kernel [kw, kh], output channels, stride [s0, s1], padding [p0, p1]. */
+  readonly k: readonly [number, number];
+  readonly c: number;
+  readonly s?: readonly [number, number];
+  readonly p?: readonly [number, number];
+  /** Bias: per channel [1,1,C], full [OW,OH,C] (random, so it cannot collapse), or none. */
+  readonly bias?: "channel" | "full" | "none";
+  readonly relu?: boolean;
+  readonly pool?: {
+    readonly pool: "max" | "avg";
+    readonly k: readonly [number, number];
+    readonly s: readonly [number, number];
+    readonly p?: readonly [number, number];
+  };
+}
+
+/** A random conv net on a W x H one-channel image: convs, permute+cont+flatten, dense. */
+export interface ConvNetSpec {
+  readonly w: number;
+  readonly h: number;
+  readonly convs: readonly ConvSpec[];
+  readonly classes: number;
+  /** Input scaled by 1/255 first (as the MNIST CNNs do). */
+  readonly scale?: boolean;
+  /** End with soft_max (default) or return the logits. */
+  readonly softmax?: boolean;
+}
+
+/** Builds the graph of a {@link ConvNetSpec} with random weights. */
+export function convNet(spec: ConvNetSpec, seed = 1): Graph {
+  const r = rng(seed);
+  const b = new GraphBuilder();
+  const images = b.input("images", [spec.w, spec.h]);
+  let cur = spec.scale ? b.scale(images, 1 / 255, "images/255") : images;
+  let cin = 1;
+  spec.convs.forEach((c, i) => {
+    const [kw, kh] = c.k;
+    const fan = kw * kh * cin;
+    const kernel = b.weight(
+      `k${i}`,
+      [kw, kh, cin, c.c],
+      "f32",
+      randomValues(r, fan * c.c, (spec.scale || i > 0 ? 1.5 : 1.5 / 255) / Math.sqrt(fan)),
+    );
+    const [s0, s1] = c.s ?? [1, 1];
+    const [p0, p1] = c.p ?? [0, 0];
+    cur = b.conv2d(kernel, cur, { s0, s1, p0, p1, d0: 1, d1: 1 }, `conv${i}`);
+    const ne = b.node(cur).ne;
+    if ((c.bias ?? "channel") === "channel") {
+      cur = b.add_(
+        cur,
+        b.weight(`b${i}`, [1, 1, c.c], "f32", randomValues(r, c.c, 0.2)),
+        `conv${i}+b`,
+      );
+    } else if (c.bias === "full") {
+      const n = ne[0] * ne[1] * ne[2];
+      cur = b.add_(
+        cur,
+        b.weight(`b${i}`, [ne[0], ne[1], ne[2]], "f32", randomValues(r, n, 0.2)),
+        `conv${i}+b`,
+      );
+    }
+    if (c.relu ?? true) cur = b.relu(cur, `relu${i}`);
+    if (c.pool) {
+      const [pk0, pk1] = c.pool.k, [ps0, ps1] = c.pool.s, [pp0, pp1] = c.pool.p ?? [0, 0];
+      cur = b.pool2d(cur, {
+        pool: c.pool.pool,
+        k0: pk0,
+        k1: pk1,
+        s0: ps0,
+        s1: ps1,
+        p0: pp0,
+        p1: pp1,
+      }, `pool${i}`);
+    }
+    cin = c.c;
+  });
+  const [w, h, ch] = b.node(cur).ne;
+  cur = b.cont(b.permute(cur, [1, 2, 0, 3], "permute"), "cont");
+  cur = b.reshape(cur, [w * h * ch, 1], "flatten");
+  const dw = b.weight(
+    "dense.w",
+    [w * h * ch, spec.classes],
+    "f32",
+    randomValues(r, w * h * ch * spec.classes, 2 / Math.sqrt(w * h * ch)),
+  );
+  const db = b.weight("dense.b", [spec.classes], "f32", randomValues(r, spec.classes, 0.1));
+  const logits = b.add_(b.mulMat(dw, cur, "dense"), db, "logits");
+  const out = spec.softmax === false ? logits : b.softMax(logits, "probs");
+  return b.build(images, out, { layout: "test", arch: "test-cnn", name: "odd conv net" });
+}
+
+/** Odd shapes every kernel test runs: padding 0/1/2, stride 2, pools with padding, avg, non-square. */
+export const ODD_NETS: readonly { readonly name: string; readonly spec: ConvNetSpec }[] = [
+  {
+    name: "5x3 kernel, pad 2,1, 5 channels, avg pool 3x2/3 with padding 1",
+    spec: {
+      w: 17,
+      h: 13,
+      convs: [{
+        k: [5, 3],
+        c: 5,
+        p: [2, 1],
+        pool: { pool: "avg", k: [3, 2], s: [3, 2], p: [1, 1] },
+      }],
+      classes: 7,
+      softmax: false,
+    },
+  },
+  {
+    name: "stride 2, full bias, no relu, overlapping max pool 3x3/2",
+    spec: {
+      w: 15,
+      h: 19,
+      convs: [{
+        k: [3, 3],
+        c: 6,
+        s: [2, 2],
+        p: [1, 1],
+        bias: "full",
+        relu: false,
+        pool: { pool: "max", k: [3, 3], s: [2, 2] },
+      }],
+      classes: 5,
+      softmax: false,
+    },
+  },
+  {
+    name: "two convs, 2x2 max pools, 12 then 20 channels, /255 input",
+    spec: {
+      w: 20,
+      h: 14,
+      scale: true,
+      convs: [{ k: [3, 3], c: 12, pool: { pool: "max", k: [2, 2], s: [2, 2] } }, {
+        k: [3, 2],
+        c: 20,
+        p: [1, 0],
+        pool: { pool: "max", k: [2, 2], s: [2, 2] },
+      }],
+      classes: 10,
+    },
+  },
+  {
+    name: "no pool, stride 2,1, no bias, 3 channels",
+    spec: {
+      w: 11,
+      h: 9,
+      convs: [{ k: [2, 4], c: 3, s: [2, 1], p: [0, 2], bias: "none" }],
+      classes: 4,
+      softmax: false,
+    },
+  },
+  {
+    name: "max pool with padding 1 (windows clipped), 36 channels",
+    spec: {
+      w: 10,
+      h: 12,
+      convs: [{ k: [3, 3], c: 36, pool: { pool: "max", k: [2, 2], s: [2, 2], p: [1, 1] } }],
+      classes: 3,
+    },
+  },
+];
