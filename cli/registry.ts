@@ -11,6 +11,7 @@ import { trainCommand } from "./train.ts";
 import { graphCommand } from "./graph.ts";
 import { infoCommand } from "./info.ts";
 import { exportCommand } from "./export.ts";
+import { webCommand } from "./web.ts";
 
 /** All commands, in the order `ggufc --help` lists them. */
 export const commands: readonly Command[] = [
@@ -21,4 +22,5 @@ export const commands: readonly Command[] = [
   graphCommand,
   infoCommand,
   exportCommand,
+  webCommand,
 ];

@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * The web demo in a real browser: Debian's chromium driven by playwright-core.
  *
@@ -24,7 +25,7 @@ const PREBUILT = Deno.env.get("GGUFC_WEB_DIST");
 /** Strokes as lists of points in pad fractions (0..1, y down). */
 type Stroke = [number, number][];
 
-function ellipse(cx: number, cy: number, rx: number, ry: number, n = 36): Stroke {
+function ellipse(cx: number, cy: number, rx: number, ry: number, n = 28): Stroke {
   const pts: Stroke = [];
   for (let i = 0; i <= n; i++) {
     const a = -Math.PI / 2 + (2 * Math.PI * i) / n;
@@ -78,7 +79,7 @@ async function draw(page: Page, strokes: Stroke[]): Promise<void> {
     await page.mouse.down();
     for (const p of stroke.slice(1)) {
       const [x, y] = at(p);
-      await page.mouse.move(x!, y!, { steps: 6 });
+      await page.mouse.move(x!, y!, { steps: 4 });
     }
     await page.mouse.up();
   }
@@ -280,6 +281,7 @@ Deno.test({
 
       await t.step("screenshots of a drawn 7, desktop and phone-sized, are saved", async () => {
         await Deno.mkdir(ARTIFACTS, { recursive: true });
+        await page.locator("#model-cnn").check();
         await page.click("#clear");
         await draw(page, DRAWINGS[2]!.strokes);
         await page.screenshot({ path: `${ARTIFACTS}web_page.png`, fullPage: true });

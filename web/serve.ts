@@ -7,14 +7,13 @@
  * 405), no request body is read, no directory listings, and only known file types (anything
  * else: 404).
  *
- * `deno task web [--port N] [--no-build]` builds the page (web/build.ts) and serves it.
+ * `deno task web [--port N] [--no-build]` (`ggufc web`, cli/web.ts) builds the page
+ * (web/build.ts) and serves it.
  *
  * @module
  */
 import { extname, join, sep } from "node:path";
 import { fileURLToPath as fromFileUrl } from "node:url";
-import { parseArgs } from "node:util";
-import { buildWeb } from "./build.ts";
 
 /** Content types by file extension; files of other types are not served. */
 export const CONTENT_TYPES: Readonly<Record<string, string>> = {
@@ -174,54 +173,3 @@ export function serveWeb(
   url = `http://127.0.0.1:${server.addr.port}/`;
   return { server, url };
 }
-
-/** `deno task web [--port N] [--no-build] [--force]`. */
-async function main(args: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        port: { type: "string", default: "8080" },
-        "no-build": { type: "boolean", default: false },
-        force: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-      strict: true,
-    }));
-  } catch (e) {
-    console.error(`web: ${e instanceof Error ? e.message.split("\n")[0] : e}`);
-    return 2;
-  }
-  if (values.help) {
-    console.log(
-      "usage: deno task web [--port N] [--no-build] [--force]\n\n" +
-        "Builds the MNIST demo page into web/dist (compiling models/*.gguf when changed) and\n" +
-        "serves it on http://127.0.0.1:N/ (default 8080; 0 picks a free port).\n" +
-        "  --no-build  serve web/dist as it is\n  --force     recompile and repack everything",
-    );
-    return 0;
-  }
-  const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    console.error(`web: --port must be an integer from 0 to 65535, got '${values.port}'`);
-    return 2;
-  }
-  if (!values["no-build"]) await buildWeb({ force: values.force });
-  try {
-    const { server } = serveWeb({
-      port,
-      onListen: (url) => console.log(`web: serving the MNIST demo at ${url} (Ctrl-C stops)`),
-    });
-    await server.finished;
-  } catch (e) {
-    if (e instanceof Deno.errors.AddrInUse) {
-      console.error(`web: port ${port} is in use; try --port 0 for a free one`);
-      return 2;
-    }
-    throw e;
-  }
-  return 0;
-}
-
-if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -47,6 +47,13 @@ function byId<T extends HTMLElement>(id: string): T {
   return el as T;
 }
 
+/** Short display names of the emitted module's backends. */
+const BACKEND_NAMES: Record<string, string> = {
+  "wasm-relaxed-simd": "WASM relaxed SIMD",
+  "wasm-simd128": "WASM SIMD128",
+  "ts": "TypeScript",
+};
+
 /** "29.6 kB", "1.59 MB". */
 function formatBytes(n: number): string {
   if (n < 1000) return `${n} B`;
@@ -133,7 +140,9 @@ export async function start(models: ModelEntry[], options: StartOptions = {}): P
 
   function showModelStats(): void {
     const mod = current.module!;
-    backendEl.textContent = mod.backend();
+    const backend = mod.backend();
+    backendEl.textContent = BACKEND_NAMES[backend] ?? backend;
+    backendEl.title = backend;
     weightsEl.textContent = formatBytes(mod.info.weightBytes);
     weightsEl.title = `${mod.info.layout}, arena ${formatBytes(mod.info.arenaBytes)}`;
     const t = meanMs.get(current.id);

@@ -13,12 +13,41 @@
 /** Stroke width as a fraction of the canvas width. */
 export const LINE_WIDTH_FRACTION = 1 / 14;
 
+/** A point in canvas backing-store pixels. */
+interface Point {
+  x: number;
+  y: number;
+}
+
+/**
+ * Traces a stroke on `ctx` as one path: straight to the first midpoint, quadratic curves through
+ * every later midpoint with the samples as control points, straight to the last sample.
+ */
+function tracePath(ctx: CanvasRenderingContext2D, pts: readonly Point[]): void {
+  const first = pts[0]!;
+  ctx.beginPath();
+  ctx.moveTo(first.x, first.y);
+  if (pts.length === 1) {
+    ctx.lineTo(first.x + 0.01, first.y); // a dot: round caps make it a disc
+    return;
+  }
+  for (let i = 1; i < pts.length - 1; i++) {
+    const p = pts[i]!, q = pts[i + 1]!;
+    ctx.quadraticCurveTo(p.x, p.y, (p.x + q.x) / 2, (p.y + q.y) / 2);
+  }
+  const last = pts[pts.length - 1]!;
+  ctx.lineTo(last.x, last.y);
+}
+
 /** A drawing pad over one canvas element. */
 export class DrawingPad {
   readonly canvas: HTMLCanvasElement;
   readonly #ctx: CanvasRenderingContext2D;
+  /** Finished strokes; the stroke in progress is redrawn over it as one path, so segment joins
+   * never double the anti-aliased edges. */
+  readonly #committed: HTMLCanvasElement;
   #pointer: number | null = null;
-  #points: { x: number; y: number }[] = [];
+  #points: Point[] = [];
   #empty = true;
   /** Called after every change of the ink (a new segment, clear, or an image drawn in). */
   onChange: () => void = () => {};
@@ -37,13 +66,15 @@ export class DrawingPad {
     if (!ctx) throw new Error("Canvas 2D is not available");
     this.#ctx = ctx;
     this.#ctx.strokeStyle = colour;
-    this.#ctx.fillStyle = colour;
+    this.#committed = document.createElement("canvas");
+    this.#committed.width = canvas.width;
+    this.#committed.height = canvas.height;
     canvas.addEventListener("pointerdown", (e) => this.#down(e));
     canvas.addEventListener("pointermove", (e) => this.#move(e));
     canvas.addEventListener("pointerup", (e) => this.#up(e));
     canvas.addEventListener("pointercancel", (e) => this.#up(e));
     canvas.addEventListener("lostpointercapture", (e) => this.#up(e));
-    // No context menu or scrolling gestures on the pad (touch-action: none in CSS too).
+    // No context menu on long press (scrolling gestures are off through touch-action: none).
     canvas.addEventListener("contextmenu", (e) => e.preventDefault());
   }
 
@@ -60,6 +91,7 @@ export class DrawingPad {
   /** Erases everything. */
   clear(): void {
     this.#ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
+    this.#committed.getContext("2d")!.clearRect(0, 0, this.canvas.width, this.canvas.height);
     this.#points = [];
     this.#empty = true;
     this.onChange();
@@ -80,10 +112,12 @@ export class DrawingPad {
       img.data[4 * i + 3] = pixels[i]!;
     }
     sctx.putImageData(img, 0, 0);
-    this.#ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
-    this.#ctx.imageSmoothingEnabled = true;
-    this.#ctx.imageSmoothingQuality = "high";
-    this.#ctx.drawImage(small, 0, 0, this.canvas.width, this.canvas.height);
+    const cctx = this.#committed.getContext("2d")!;
+    cctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
+    cctx.imageSmoothingEnabled = true;
+    cctx.imageSmoothingQuality = "high";
+    cctx.drawImage(small, 0, 0, this.canvas.width, this.canvas.height);
+    this.#redraw();
     this.#empty = false;
     this.onChange();
   }
@@ -93,8 +127,21 @@ export class DrawingPad {
     return this.#ctx.getImageData(0, 0, this.canvas.width, this.canvas.height);
   }
 
+  /** Committed strokes plus the stroke in progress. */
+  #redraw(): void {
+    const ctx = this.#ctx;
+    ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
+    ctx.drawImage(this.#committed, 0, 0);
+    if (this.#points.length === 0) return;
+    ctx.lineWidth = this.lineWidth;
+    ctx.lineCap = "round";
+    ctx.lineJoin = "round";
+    tracePath(ctx, this.#points);
+    ctx.stroke();
+  }
+
   /** Maps a pointer event to canvas backing-store coordinates. */
-  #at(e: PointerEvent): { x: number; y: number } {
+  #at(e: PointerEvent): Point {
     const r = this.canvas.getBoundingClientRect();
     return {
       x: ((e.clientX - r.left) / r.width) * this.canvas.width,
@@ -112,14 +159,9 @@ export class DrawingPad {
       // Synthetic events may have no active pointer to capture; drawing still works.
     }
     this.onStrokeStart();
-    const p = this.#at(e);
-    this.#points = [p];
-    // A tap leaves a dot.
-    const ctx = this.#ctx;
-    ctx.beginPath();
-    ctx.arc(p.x, p.y, this.lineWidth / 2, 0, 2 * Math.PI);
-    ctx.fill();
+    this.#points = [this.#at(e)];
     this.#empty = false;
+    this.#redraw();
     this.onChange();
   }
 
@@ -128,43 +170,25 @@ export class DrawingPad {
     e.preventDefault();
     // Coalesced events keep fast strokes smooth when the browser batches pointer moves.
     const events = typeof e.getCoalescedEvents === "function" ? e.getCoalescedEvents() : [];
-    for (const ev of events.length > 0 ? events : [e]) this.#extend(this.#at(ev));
+    let moved = false;
+    for (const ev of events.length > 0 ? events : [e]) {
+      const p = this.#at(ev), last = this.#points[this.#points.length - 1]!;
+      if (Math.abs(p.x - last.x) < 0.5 && Math.abs(p.y - last.y) < 0.5) continue;
+      this.#points.push(p);
+      moved = true;
+    }
+    if (!moved) return;
+    this.#redraw();
     this.onChange();
-  }
-
-  /** Draws from the midpoint of the last two samples to the midpoint of the last and `p`. */
-  #extend(p: { x: number; y: number }): void {
-    const pts = this.#points;
-    const last = pts[pts.length - 1];
-    if (!last || (Math.abs(p.x - last.x) < 0.5 && Math.abs(p.y - last.y) < 0.5)) return;
-    const prev = pts[pts.length - 2];
-    const ctx = this.#ctx;
-    ctx.lineWidth = this.lineWidth;
-    ctx.lineCap = "round";
-    ctx.lineJoin = "round";
-    ctx.beginPath();
-    const start = prev ? { x: (prev.x + last.x) / 2, y: (prev.y + last.y) / 2 } : last;
-    ctx.moveTo(start.x, start.y);
-    ctx.quadraticCurveTo(last.x, last.y, (last.x + p.x) / 2, (last.y + p.y) / 2);
-    ctx.stroke();
-    pts.push(p);
-    if (pts.length > 3) pts.shift();
   }
 
   #up(e: PointerEvent): void {
     if (e.pointerId !== this.#pointer) return;
-    // Finish the stroke: the last half segment, to the final sample.
-    const pts = this.#points;
-    const last = pts[pts.length - 1], prev = pts[pts.length - 2];
-    if (last && prev) {
-      const ctx = this.#ctx;
-      ctx.lineWidth = this.lineWidth;
-      ctx.lineCap = "round";
-      ctx.beginPath();
-      ctx.moveTo((prev.x + last.x) / 2, (prev.y + last.y) / 2);
-      ctx.lineTo(last.x, last.y);
-      ctx.stroke();
-    }
+    this.#redraw();
+    // The finished stroke becomes part of the committed layer.
+    const cctx = this.#committed.getContext("2d")!;
+    cctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
+    cctx.drawImage(this.canvas, 0, 0);
     this.#pointer = null;
     this.#points = [];
     this.onChange();
