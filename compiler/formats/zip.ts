@@ -41,6 +41,12 @@ const SIG_LOCAL = 0x04034b50;
 const EOCD_SIZE = 22;
 const LOCAL_SIZE = 30;
 const MAX_COMMENT = 0xffff;
+/**
+ * Largest deflated entry inflated (64 MiB). Deflate expands up to ~1000x, so without a cap a
+ * 4 MB archive can make the reader allocate 4 GB; torch.save stores entries uncompressed
+ * (those are views into the file and have no cap).
+ */
+export const ZIP_MAX_INFLATED = 64 * 2 ** 20;
 
 /**
  * Parses the central directory of a ZIP archive and checks every entry's local header.
@@ -177,6 +183,15 @@ function readCentralEntry(cd: ByteReader, whole: ByteReader, index: number): Zip
       `${what}: method`,
       "0 (stored) or 8 (deflate)",
       `${method}`,
+    );
+  }
+  if (method === 8 && size > ZIP_MAX_INFLATED) {
+    throw new FormatError(
+      file,
+      at + 24,
+      `${what}: size`,
+      `a deflated entry of at most ${ZIP_MAX_INFLATED} bytes (torch.save stores entries)`,
+      `${size}`,
     );
   }
   if (method === 0 && compressedSize !== size) {
