@@ -142,6 +142,11 @@ Deno.test({
       });
       page.on("pageerror", (e) => errors.push(`page error: ${e.message}`));
       page.on("requestfailed", (r) => errors.push(`request failed: ${r.url()}`));
+      // Offline once loaded: every request goes to our server (or stays in the page).
+      const foreign: string[] = [];
+      page.on("request", (r) => {
+        if (!/^(data|blob):/.test(r.url()) && !r.url().startsWith(url)) foreign.push(r.url());
+      });
 
       await t.step(
         "the page loads with every model and the test set, without console errors",
@@ -302,6 +307,7 @@ Deno.test({
         await phone.screenshot({ path: `${ARTIFACTS}web_page_phone.png`, fullPage: true });
         await phone.close();
         assert.deepEqual(errors, []);
+        assert.deepEqual(foreign, [], "the page fetched something from elsewhere");
       });
     } finally {
       await browser.close();

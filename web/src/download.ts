@@ -2,7 +2,7 @@
 /// <reference lib="dom.iterable" />
 /**
  * Downloads of the 28x28 model input: a grey PNG (white ink on black, as MNIST) and the raw 784
- * bytes (row-major, index x + 28*y), the format `ggufc run` reads.
+ * bytes (row-major, index x + 28*y), exactly what an emitted module's `predict` takes.
  *
  * @module
  */
