@@ -1,0 +1,66 @@
+/**
+ * The benchmark suites stay runnable: they type-check, and smoke mode (`GGUFC_BENCH_SMOKE=1`:
+ * one model, one peer, a handful of iterations) runs every suite in a subprocess and reports
+ * every group. The memory probe runs in its own subprocess too.
+ */
+import assert from "node:assert/strict";
+import { parseBenchJson } from "../bench/report.ts";
+
+const root = new URL("../", import.meta.url);
+
+async function deno(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ ok: boolean; out: string; err: string }> {
+  const r = await new Deno.Command(Deno.execPath(), {
+    args,
+    cwd: root,
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { ok: r.success, out: dec.decode(r.stdout), err: dec.decode(r.stderr) };
+}
+
+Deno.test("the bench files type-check", async () => {
+  const r = await deno(["check", "bench/"]);
+  assert.ok(r.ok, r.err);
+});
+
+Deno.test("smoke mode runs the load, latency and throughput suites with every group", async () => {
+  const r = await deno(["bench", "-A", "--json", "bench/"], { GGUFC_BENCH_SMOKE: "1" });
+  assert.ok(r.ok, r.err);
+  const run = parseBenchJson(r.out);
+  const failed = run.benches.filter((b) => b.error);
+  assert.deepEqual(failed.map((b) => `${b.group}/${b.name}: ${b.error}`), []);
+  const names = (group: string) =>
+    run.benches.filter((b) => b.group === group).map((b) => b.name).sort();
+  assert.deepEqual(names("mnist-fc latency"), ["interpreter", "ort-node-1t", "ts", "wasm"]);
+  assert.deepEqual(names("mnist-fc throughput batch 64"), ["ort-node-1t", "ts", "wasm"]);
+  assert.deepEqual(
+    names("mnist-fc load"),
+    ["emit", "graph", "import + load", "instantiate", "read + parse"],
+  );
+  const baselines = run.benches.filter((b) => b.baseline).map((b) => `${b.group}/${b.name}`);
+  assert.deepEqual(baselines.sort(), [
+    "mnist-fc latency/wasm",
+    "mnist-fc throughput batch 64/wasm",
+  ]);
+});
+
+Deno.test("bench/memory.ts reports a peak RSS above its model-free baseline", async () => {
+  const { measurePeakRss } = await import("../bench/memory.ts");
+  const { benchModels, prepareModel } = await import("../bench/setup.ts");
+  const model = await prepareModel(benchModels()[0]!);
+  const [base, used] = await Promise.all([
+    measurePeakRss(null, 0),
+    measurePeakRss(model.paths.wasmJs, 200),
+  ]);
+  assert.equal(used.predictions, 200);
+  // The module holds its weights twice at least once (base64 string and WASM memory).
+  assert.ok(
+    used.peakRssBytes > base.peakRssBytes + model.wasm.info.weightBytes,
+    `${used.peakRssBytes} vs ${base.peakRssBytes}`,
+  );
+});
