@@ -289,6 +289,7 @@ Deno.test({
         await page.locator("#model-cnn").check();
         await page.click("#clear");
         await draw(page, DRAWINGS[2]!.strokes);
+        await page.waitForTimeout(300); // the pad's hint fades out in 0.2 s
         await page.screenshot({ path: `${ARTIFACTS}web_page.png`, fullPage: true });
         const phone = await browser.newPage({
           viewport: { width: 390, height: 844 },
@@ -299,6 +300,7 @@ Deno.test({
         await phone.waitForSelector("body[data-testset='ready']", { timeout: 30_000 });
         await phone.click("#random");
         await settle(phone);
+        await phone.waitForTimeout(300);
         // The layout fits the narrow viewport: no horizontal scrolling.
         const overflow = await phone.evaluate(() =>
           document.documentElement.scrollWidth - innerWidth
