@@ -76,9 +76,11 @@ for (const layout of LAYOUTS) {
       assert.ok(edges.some((e) => e.from === `b${k.src}` && e.to === `k${i}`));
       assert.ok(edges.some((e) => e.from === `k${i}` && e.to === `b${k.dst}`));
     });
-    for (const b of plan.buffers) {
+    // Every buffer the memory pass placed is drawn, with its offset and size.
+    for (const l of plan.memory!.lifetimes) {
+      const b = plan.buffers[l.buffer]!;
       const label = nodes.get(`b${b.id}`);
-      if (label) assert.ok(label.includes(`@${b.offset} +${b.bytes} B`), label);
+      assert.ok(label?.includes(`@${b.offset} +${b.bytes} B`), `b${b.id}: ${label}`);
     }
   });
 

@@ -68,6 +68,14 @@ function constBytes(k: Kernel): number {
   return k.weights.byteLength + (k.bias.kind === "none" ? 0 : k.bias.values.byteLength);
 }
 
+/** Buffers a kernel uses besides its input and output: dense scratch, conv staging. */
+function auxBuffers(k: Kernel): { use: string; buffer: number }[] {
+  const aux: { use: string; buffer: number }[] = [];
+  if (k.kind === "dense" && k.scratch >= 0) aux.push({ use: "scratch", buffer: k.scratch });
+  if (k.kind === "conv2d" && k.staging >= 0) aux.push({ use: "staging", buffer: k.staging });
+  return aux;
+}
+
 /** For each graph node, the index of the kernel that absorbed it (or -1). */
 function kernelOfNode(graph: Graph, plan: Plan): Int32Array {
   const owner = new Int32Array(graph.nodes.length).fill(-1);
@@ -261,23 +269,31 @@ export function planParts(plan: Plan): {
   const edges: DotEdge[] = [];
   const used = new Set<number>();
   plan.kernels.forEach((k, i) => {
-    const scratch = k.kind === "dense" && k.scratch >= 0 ? ` · scratch b${k.scratch}` : "";
+    const aux = auxBuffers(k);
+    const auxText = aux.map((a) => ` · ${a.use} b${a.buffer}`).join("");
     nodes.push({
       id: `k${i}`,
       fields: [
         dotText(`step ${i}: ${kernelTitle(k)}`, 80),
-        dotText(`b${k.src} → b${k.dst}${scratch}`),
+        dotText(`b${k.src} → b${k.dst}${auxText}`),
         dotText(`${layoutText(outputLayout(k))} · ${formatBytes(constBytes(k))} constants`, 80),
       ],
       fill: COLORS.fused,
     });
     edges.push({ from: `b${k.src}`, to: `k${i}` }, { from: `k${i}`, to: `b${k.dst}` });
     used.add(k.src).add(k.dst);
-    if (k.kind === "dense" && k.scratch >= 0) {
-      edges.push({ from: `k${i}`, to: `b${k.scratch}`, label: "scratch" });
-      used.add(k.scratch);
+    for (const a of aux) {
+      edges.push({ from: `k${i}`, to: `b${a.buffer}`, label: a.use });
+      used.add(a.buffer);
     }
   });
+  // A buffer the memory pass placed that no kernel field above names (a scratch kind this
+  // drawing does not know yet) still appears, tied to the first kernel that uses it.
+  for (const l of plan.memory?.lifetimes ?? []) {
+    if (used.has(l.buffer) || l.first < 0 || l.first >= plan.kernels.length) continue;
+    edges.push({ from: `k${l.first}`, to: `b${l.buffer}`, label: "uses" });
+    used.add(l.buffer);
+  }
   for (const b of plan.buffers) {
     if (!used.has(b.id)) continue;
     nodes.push({
