@@ -12,6 +12,7 @@ import { graphCommand } from "./graph.ts";
 import { infoCommand } from "./info.ts";
 import { exportCommand } from "./export.ts";
 import { webCommand } from "./web.ts";
+import { compileCommand } from "./compile.ts";
 
 /** All commands, in the order `ggufc --help` lists them. */
 export const commands: readonly Command[] = [
@@ -23,4 +24,5 @@ export const commands: readonly Command[] = [
   infoCommand,
   exportCommand,
   webCommand,
+  compileCommand,
 ];

@@ -11,7 +11,7 @@ import * as esbuild from "esbuild";
  * Strips the types of an emitted module.
  *
  * @param source the emitted TypeScript
- * @returns JavaScript (ES2022 module)
+ * @returns JavaScript (ES2022 module), starting with the source's `// @generated` header
  * @example
  * ```ts ignore
  * import { bundleJs } from "./bundle.ts";
@@ -27,7 +27,9 @@ export async function bundleJs(source: string): Promise<string> {
       charset: "utf8",
       legalComments: "inline",
     });
-    return out.code;
+    // esbuild drops ordinary comments; keep the "@generated" header line.
+    const first = source.slice(0, source.indexOf("\n") + 1);
+    return first.startsWith("// @generated") ? first + out.code : out.code;
   } finally {
     await esbuild.stop();
   }

@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { GraphError } from "../ir/graph.ts";
 
 /** Channels-last image: element (x, y, c) is at float `c + cp * (x + w * y)`. */
 export interface ImageLayout {
@@ -175,14 +176,17 @@ export interface MemoryReport {
   readonly lifetimes: readonly { buffer: number; first: number; last: number }[];
 }
 
-/** Error for a graph the backends cannot compile: names the node and the reason. */
-export class CompileError extends Error {
+/**
+ * Error for a graph the backends cannot compile: names the node and the reason. A
+ * {@link GraphError}, so the CLI prints it as one line.
+ */
+export class CompileError extends GraphError {
   /**
    * @param node the node's name
    * @param message why it cannot be compiled
    */
-  constructor(readonly node: string, message: string) {
-    super(`cannot compile node '${node}': ${message}`);
+  constructor(node: string, message: string) {
+    super(node, `cannot compile: ${message}`);
     this.name = "CompileError";
   }
 }

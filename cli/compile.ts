@@ -1,0 +1,92 @@
+/**
+ * `ggufc compile MODEL -o OUT.ts`: compiles a model into one standalone ES module.
+ *
+ * @module
+ */
+import { choiceOption, type Command, parseCommandArgs, readInputFile } from "./command.ts";
+import { UsageError } from "../runtime/errors.ts";
+import { bundleJs, compileFile, formatGraph, renderPlan } from "../compiler/mod.ts";
+
+const help = `usage: ggufc compile MODEL -o OUT.ts [--js] [--target wasm|ts] [--plan] [--no-relaxed]
+
+Compiles MODEL (seed CNN / ggml mnist-fc / mnist-cnn GGUF, or the seed's legacy FC file) into
+one standalone ES module with no imports: info, load(), backend(), predict(image),
+predictBatch(images, count). Prints the passes applied, arena bytes, weight bytes and module size.
+
+options:
+  -o, --output FILE   the module to write: FILE.ts (TypeScript), or FILE.js / FILE.mjs (JavaScript)
+  --js                also write the JavaScript next to a .ts output (esbuild, ES2022)
+  --target T          wasm (default: SIMD128 kernels inlined as bytes) or ts (plain TypeScript)
+  --no-relaxed        leave out the relaxed-SIMD (FMA) variant of the WASM kernels
+  --plan              print the plan: kernel calls, shapes, arena offsets, bytes, FLOPs
+  --print-graph       print the graph after the graph passes`;
+
+/** The `compile` command. */
+export const compileCommand: Command = {
+  name: "compile",
+  summary: "compile a model into a standalone TypeScript/WASM module",
+  help,
+  async run(args: string[]): Promise<void> {
+    const { values, positionals } = parseCommandArgs("compile", args, {
+      output: { type: "string", short: "o" },
+      js: { type: "boolean" },
+      target: { type: "string" },
+      "no-relaxed": { type: "boolean" },
+      plan: { type: "boolean" },
+      "print-graph": { type: "boolean" },
+    });
+    if (positionals.length !== 1) {
+      throw new UsageError(
+        `compile takes one MODEL file, got ${positionals.length} (see 'ggufc compile --help')`,
+      );
+    }
+    const model = positionals[0]!;
+    const out = values.output;
+    if (out === undefined && !values.plan && !values["print-graph"]) {
+      throw new UsageError("compile needs -o OUT.ts (or --plan to only print the plan)");
+    }
+    if (out !== undefined && !/\.(ts|js|mjs)$/.test(out)) {
+      throw new UsageError(`-o must name a .ts, .js or .mjs file, got '${out}'`);
+    }
+    const target = choiceOption("target", values.target, ["wasm", "ts"] as const) ?? "wasm";
+    const bytes = await readInputFile(model, "model");
+    const t0 = performance.now();
+    const result = compileFile(bytes, model.split(/[\\/]/).pop()!, {
+      target,
+      relaxed: !values["no-relaxed"],
+    });
+    const ms = performance.now() - t0;
+    if (values["print-graph"]) console.log(formatGraph(result.graph));
+    if (values.plan) console.log(renderPlan(result.plan));
+    console.log(result.report.summary);
+    if (out === undefined) return;
+    const written: string[] = [];
+    if (out.endsWith(".ts")) {
+      await writeOut(out, result.source);
+      written.push(out);
+      if (values.js) {
+        const jsPath = out.replace(/\.ts$/, ".js");
+        await writeOut(jsPath, await bundleJs(result.source));
+        written.push(jsPath);
+      }
+    } else {
+      await writeOut(out, await bundleJs(result.source));
+      written.push(out);
+    }
+    console.log(`compiled in ${ms.toFixed(1)} ms: wrote ${written.join(", ")}`);
+  },
+};
+
+async function writeOut(path: string, text: string): Promise<void> {
+  try {
+    await Deno.writeTextFile(path, text);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new UsageError(`cannot write '${path}': its directory does not exist`);
+    }
+    if (e instanceof Deno.errors.PermissionDenied) {
+      throw new UsageError(`cannot write '${path}': permission denied`);
+    }
+    throw e;
+  }
+}
