@@ -55,16 +55,49 @@ Deno.test("ggufc graph reports a wrong stage, scale, missing -o or missing model
 });
 
 Deno.test({
-  name: "ggufc graph draws the ggml-trained mnist-fc fixture at every stage",
+  name: "ggufc graph draws the ggml-trained mnist-fc fixture and the seed's legacy file",
   ignore: !hasFixture,
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "ggufc-graph-" });
     try {
-      for (const stage of ["source", "optimized", "plan", "all"]) {
-        await graphCommand.run([FIXTURE.pathname, "-o", `${dir}/${stage}.svg`, "--stage", stage]);
-        const svg = await Deno.readTextFile(`${dir}/${stage}.svg`);
-        // The plan names buffers after activations; the other stages show the weights.
-        assert.ok(svg.includes(stage === "plan" ? "memory strip" : "fc1.weight"), stage);
+      for (const file of ["ggml-mnist-fc-f32.gguf", "ggml-model-f32.bin"]) {
+        const model = new URL(file, FIXTURE).pathname;
+        for (const stage of ["source", "optimized", "plan", "all"]) {
+          await graphCommand.run([model, "-o", `${dir}/${stage}.svg`, "--stage", stage]);
+          const svg = await Deno.readTextFile(`${dir}/${stage}.svg`);
+          // The plan names buffers after activations; the other stages show the weights.
+          assert.ok(svg.includes(stage === "plan" ? "memory strip" : "fc1.weight"), stage);
+        }
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+const MODELS_DIR = new URL("../models/", import.meta.url);
+const trained: string[] = [];
+try {
+  for await (const e of Deno.readDir(MODELS_DIR)) {
+    if (e.isFile && e.name.endsWith(".gguf")) trained.push(e.name);
+  }
+} catch { /* no models/ directory */ }
+if (!trained.length) {
+  console.log("graph_cli_test: no models/*.gguf yet, trained-model test skipped");
+}
+
+Deno.test({
+  name: "ggufc graph draws every trained model in models/ at every stage",
+  ignore: !trained.length,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "ggufc-graph-" });
+    try {
+      for (const name of trained.sort()) {
+        for (const stage of ["source", "optimized", "plan"]) {
+          const out = `${dir}/${stage}.svg`;
+          await graphCommand.run([new URL(name, MODELS_DIR).pathname, "-o", out, "--stage", stage]);
+          assert.ok((await Deno.readTextFile(out)).includes('class="node"'), `${name} ${stage}`);
+        }
       }
     } finally {
       await Deno.remove(dir, { recursive: true });
