@@ -1,0 +1,186 @@
+/**
+ * The CLI on bad input files of every format: one line on stderr starting `ggufc <command>: `,
+ * no stack trace, exit code 3 for bad contents (FormatError) and 2 for a bad command line or
+ * path (UsageError). Most cases call `main()` in process with console captured; one runs the
+ * real `main.ts` to check what a user's terminal sees.
+ */
+import assert from "node:assert/strict";
+import { main } from "../main.ts";
+import { EXIT_FORMAT_ERROR, EXIT_USAGE_ERROR } from "../runtime/errors.ts";
+import { caseInput } from "../tools/fuzz/runner.ts";
+import { seedsOf } from "../tools/fuzz/seeds.ts";
+import { Bytes, ggufHeader } from "./helpers/gguf_builder.ts";
+import { fcWeights, legacyOf } from "./helpers/models.ts";
+import { buildZip } from "./torch_fixtures.ts";
+
+const dir = Deno.makeTempDirSync({ prefix: "ggufc-cli-errors-" });
+const path = (name: string) => `${dir}/${name}`;
+function write(name: string, bytes: Uint8Array): string {
+  Deno.writeFileSync(path(name), bytes);
+  return path(name);
+}
+
+/** Runs `main(args)` with console output captured. */
+async function cli(args: string[]): Promise<{ code: number; stderr: string[] }> {
+  const stderr: string[] = [];
+  const { error, log, warn, info } = console;
+  console.error = (...a: unknown[]) => stderr.push(a.join(" "));
+  console.warn = console.error;
+  console.log = console.info = () => {};
+  try {
+    const code = await main(args);
+    return { code, stderr: stderr.join("\n").split("\n").filter((l) => l !== "") };
+  } finally {
+    Object.assign(console, { error, log, warn, info });
+  }
+}
+
+/** Asserts exit `code` and exactly one stderr line `ggufc <command>: ...` matching `pattern`. */
+async function failsWithOneLine(args: string[], code: number, pattern: RegExp): Promise<void> {
+  const r = await cli(args);
+  assert.equal(r.code, code, `exit code of ggufc ${args.join(" ")}: ${r.stderr.join(" | ")}`);
+  assert.equal(r.stderr.length, 1, `one line, got:\n${r.stderr.join("\n")}`);
+  const line = r.stderr[0]!;
+  assert.ok(line.startsWith(`ggufc ${args[0]}: `), line);
+  assert.doesNotMatch(line, /\bat .*\.ts:\d+/, "no stack frame");
+  assert.match(line, pattern);
+}
+
+const truncatedGguf = write("truncated.gguf", ggufHeader(3, 1, 0).build().subarray(0, 12));
+const badTypeGguf = write(
+  "bad-type.gguf",
+  ggufHeader(3, 1, 0).str("fc1.weight").u32(1).u64(32).u32(77).u64(0).pad(32).build(),
+);
+const bigEndianGguf = write(
+  "big-endian.gguf",
+  new Bytes().raw(0x47, 0x47, 0x55, 0x46).u32be(3).u64(0).u64(0).build(),
+);
+const empty = write("empty.gguf", new Uint8Array(0));
+const legacy = legacyOf(fcWeights(1, 2));
+const badLegacy = write("bad-ndims.bin", legacy.slice(0, 8).fill(5, 4, 5));
+const truncatedLegacy = write("truncated.bin", legacy.subarray(0, legacy.length - 3));
+const goodLegacy = write("good.bin", legacy);
+const badImages = write(
+  "bad-images-idx3-ubyte",
+  new Bytes().u32be(0x803).u32be(5).u32be(28).u32be(28).build(),
+);
+const badLabels = write("bad-labels-idx1-ubyte", new Bytes().u32be(0x802).u32be(0).build());
+const barePickle = write("bare.state_dict", new Uint8Array([0x80, 2, 0x7d, 0x2e]));
+const noPkl = write(
+  "no-pkl.state_dict",
+  buildZip([{ name: "m/version", data: new Uint8Array([51]) }]),
+);
+const out = (ext: string) => path(`out.${ext}`);
+
+const byte = /: byte \d+: /;
+
+Deno.test("every model command prints one line and exits 3 for a truncated GGUF", async () => {
+  for (
+    const args of [
+      ["info", truncatedGguf],
+      ["run", truncatedGguf, "--index", "0"],
+      ["eval", truncatedGguf],
+      ["compile", truncatedGguf, "-o", out("ts")],
+      ["graph", truncatedGguf, "-o", out("dot")],
+      ["export", truncatedGguf, "--onnx", "-o", out("onnx")],
+    ]
+  ) {
+    await failsWithOneLine(args, EXIT_FORMAT_ERROR, /truncated/);
+  }
+});
+
+Deno.test("the CLI names the field and byte of an unknown tensor type, big-endian and empty GGUF files", async () => {
+  await failsWithOneLine(
+    ["info", badTypeGguf],
+    EXIT_FORMAT_ERROR,
+    /byte 54: tensor 'fc1\.weight' type: .*unknown \(77\)/,
+  );
+  await failsWithOneLine(
+    ["compile", bigEndianGguf, "-o", out("ts")],
+    EXIT_FORMAT_ERROR,
+    /byte 4: version: .*big-endian/,
+  );
+  await failsWithOneLine(["run", empty, "--index", "0"], EXIT_FORMAT_ERROR, /byte 0: magic/);
+});
+
+Deno.test("the CLI prints one line and exits 3 for a bad legacy ggml file", async () => {
+  await failsWithOneLine(
+    ["run", badLegacy, "--index", "0"],
+    EXIT_FORMAT_ERROR,
+    /byte 4: fc1\.weight n_dims: expected 1 to 4, found 5/,
+  );
+  await failsWithOneLine(["compile", truncatedLegacy, "-o", out("ts")], EXIT_FORMAT_ERROR, byte);
+});
+
+Deno.test("the CLI prints one line and exits 3 for bad IDX images and labels", async () => {
+  await failsWithOneLine(
+    ["run", goodLegacy, "--images", badImages, "--index", "0"],
+    EXIT_FORMAT_ERROR,
+    /byte 4: image count/,
+  );
+  await failsWithOneLine(
+    ["eval", goodLegacy, "--images", badImages, "--labels", badLabels],
+    EXIT_FORMAT_ERROR,
+    byte,
+  );
+});
+
+Deno.test("the CLI prints one line and exits 3 for a bad PyTorch state dict", async () => {
+  await failsWithOneLine(
+    ["convert", barePickle, "-o", out("gguf")],
+    EXIT_FORMAT_ERROR,
+    /bare pickle/,
+  );
+  await failsWithOneLine(["convert", noPkl, "-o", out("gguf")], EXIT_FORMAT_ERROR, /data\.pkl/);
+  await failsWithOneLine(
+    ["convert", truncatedGguf, "-o", out("gguf")],
+    EXIT_FORMAT_ERROR,
+    /torch\.save zip/,
+  );
+});
+
+Deno.test("the CLI prints one line and exits 2 for a missing file or a folder", async () => {
+  for (const cmd of ["info", "run", "compile", "convert"]) {
+    const extra = cmd === "compile" || cmd === "convert"
+      ? ["-o", out(cmd === "compile" ? "ts" : "gguf")]
+      : [];
+    await failsWithOneLine(
+      [cmd, path("missing.gguf"), ...extra],
+      EXIT_USAGE_ERROR,
+      /missing\.gguf/,
+    );
+    await failsWithOneLine([cmd, dir, ...extra], EXIT_USAGE_ERROR, /director|folder/);
+  }
+});
+
+Deno.test("'ggufc info' and 'ggufc run' end in a result or one line for 80 fuzzed files of each model format", async () => {
+  for (const [format, cmds] of [["gguf", ["info", "run"]], ["legacy", ["info", "run"]]] as const) {
+    const seeds = seedsOf(format);
+    for (let i = 0; i < 80; i++) {
+      const file = write(`fuzz-${format}-${i}.bin`, caseInput(format, seeds, 7, i));
+      for (const cmd of cmds) {
+        const r = await cli(cmd === "run" ? [cmd, file, "--index", String(i)] : [cmd, file]);
+        if (r.code === 0) continue;
+        assert.equal(r.code, EXIT_FORMAT_ERROR, `${cmd} on ${format} case ${i}: ${r.stderr}`);
+        assert.equal(r.stderr.length, 1, r.stderr.join("\n"));
+      }
+    }
+  }
+});
+
+Deno.test("the real main.ts prints one stderr line without a stack trace and exits 3", async () => {
+  const p = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("../main.ts", import.meta.url).pathname, "info", badTypeGguf],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(p.stderr).trimEnd().split("\n");
+  assert.equal(p.code, EXIT_FORMAT_ERROR);
+  assert.deepEqual(stderr.length, 1, stderr.join("\n"));
+  assert.match(stderr[0]!, /^ggufc info: .*bad-type\.gguf: byte 54: tensor 'fc1\.weight' type: /);
+});
+
+Deno.test({
+  name: "cli_errors_test cleans up its temporary folder",
+  fn: () => Deno.removeSync(dir, { recursive: true }),
+});
