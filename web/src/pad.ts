@@ -57,11 +57,21 @@ export class DrawingPad {
   onStrokeEnd: () => void = () => {};
 
   /**
-   * @param canvas the canvas to draw on; its backing size (width/height attributes) is kept
+   * @param canvas the canvas to draw on; its backing size is set to its displayed size in
+   *   device pixels (280 to 1024)
    * @param colour stroke colour
    */
   constructor(canvas: HTMLCanvasElement, colour = "#ffffff") {
     this.canvas = canvas;
+    // Sharp strokes on high-density screens: as many backing pixels as device pixels (bounded,
+    // since every prediction reads them all). The line width follows the size.
+    const css = canvas.getBoundingClientRect().width;
+    if (css > 0) {
+      const side = Math.round(
+        Math.min(1024, Math.max(280, css * (globalThis.devicePixelRatio || 1))),
+      );
+      canvas.width = canvas.height = side;
+    }
     const ctx = canvas.getContext("2d", { willReadFrequently: true });
     if (!ctx) throw new Error("Canvas 2D is not available");
     this.#ctx = ctx;
