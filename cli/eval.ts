@@ -3,15 +3,11 @@
  *
  * @module
  */
-import { type Command, parseCommandArgs, readInputFile } from "./command.ts";
+import { choiceOption, type Command, parseCommandArgs, readInputFile } from "./command.ts";
 import { readImages, readLabels } from "./mnist_inputs.ts";
 import { UsageError } from "../runtime/errors.ts";
 import { type EvalResult, evaluate, type Predictor } from "../runtime/evaluate.ts";
-import {
-  importEmittedModule,
-  interpreterPredictorForFile,
-  modulePredictor,
-} from "../runtime/predictors.ts";
+import { ENGINES, predictorForFile, predictorForModule } from "../runtime/predictors.ts";
 
 const help =
   `usage: ggufc eval MODEL [--images FILE --labels FILE] [--json] [--predictions FILE.tsv]
@@ -26,6 +22,8 @@ options:
   --labels FILE        IDX labels
   --json               print one JSON object instead
   --predictions FILE   write index<TAB>label<TAB>predicted per image
+  --engine E           wasm (default: the compiled module, built in memory), ts, or
+                       interpreter (the reference interpreter, slow)
   --module FILE        evaluate a module emitted by 'ggufc compile'`;
 
 /** The three lines ggml's mnist-eval prints. */
@@ -50,6 +48,7 @@ export const evalCommand: Command = {
       json: { type: "boolean" },
       predictions: { type: "string" },
       module: { type: "string" },
+      engine: { type: "string" },
     });
     const modulePath = values.module;
     if (positionals.length !== (modulePath ? 0 : 1)) {
@@ -62,13 +61,17 @@ export const evalCommand: Command = {
     const images = await readImages(values.images);
     const labels = await readLabels(values.labels, images);
 
-    let predictor: Predictor;
-    if (modulePath) {
-      predictor = modulePredictor(await importEmittedModule(modulePath));
-    } else {
-      const file = positionals[0]!;
-      predictor = interpreterPredictorForFile(await readInputFile(file, "model"), file);
+    const engine = choiceOption("engine", values.engine, ENGINES);
+    if (modulePath && engine) {
+      throw new UsageError("--engine applies to a MODEL file, not to --module");
     }
+    const predictor: Predictor = modulePath
+      ? await predictorForModule(modulePath)
+      : await predictorForFile(
+        await readInputFile(positionals[0]!, "model"),
+        positionals[0]!,
+        engine,
+      );
     const result = evaluate(predictor, images.pixels, labels);
 
     if (values.predictions) {

@@ -5,6 +5,7 @@
  */
 import type { Command } from "./command.ts";
 import { runCommand } from "./run.ts";
+import { startCommand } from "./start.ts";
 import { evalCommand } from "./eval.ts";
 import { convertCommand } from "./convert.ts";
 import { trainCommand } from "./train.ts";
@@ -16,6 +17,7 @@ import { compileCommand } from "./compile.ts";
 
 /** All commands, in the order `ggufc --help` lists them. */
 export const commands: readonly Command[] = [
+  startCommand,
   runCommand,
   evalCommand,
   convertCommand,

