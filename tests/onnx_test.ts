@@ -13,6 +13,8 @@ import { loadModel } from "../compiler/frontend/mod.ts";
 import { argmax, runGraph } from "../runtime/interpreter.ts";
 import { loadMnist } from "../runtime/mnist_data.ts";
 import { packageMainDir } from "../bench/peers/peer.ts";
+import { exportCommand } from "../cli/export.ts";
+import { UsageError } from "../runtime/errors.ts";
 import { fcWeights, ggmlCnnWeights, ggufOf, legacyOf, seedCnnWeights } from "./helpers/models.ts";
 import { randomArray, randomPixels, rng } from "./helpers/random.ts";
 
@@ -299,3 +301,40 @@ for (const name of shipped) {
     await checkAgainstInterpreter(graph, graph.meta.arch === "mnist-cnn" ? 300 : 1000);
   });
 }
+
+// ---------------------------------------------------------------------------------------------
+// The CLI.
+
+Deno.test("ggufc export --onnx writes the model that exportOnnx() gives", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const bytes = ggufOf("mnist-cnn", ggmlCnnWeights(41, { c1: 2, c2: 2 }));
+    await Deno.writeFile(`${dir}/m.gguf`, bytes);
+    await exportCommand.run([`${dir}/m.gguf`, "--onnx", "-o", `${dir}/m.onnx`]);
+    const want = exportOnnx(loadModel(bytes, `${dir}/m.gguf`).graph).bytes;
+    assertEquals(await Deno.readFile(`${dir}/m.onnx`), want);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("ggufc export names what is wrong with its command line", async () => {
+  const cases: [string[], string][] = [
+    [["m.gguf", "-o", "x.onnx"], "--onnx"],
+    [["m.gguf", "--onnx"], "-o OUT.onnx"],
+    [["--onnx", "-o", "x.onnx"], "one MODEL file"],
+    [["does-not-exist.gguf", "--onnx", "-o", "x.onnx"], "does not exist"],
+    [["m.gguf", "--onnx", "-o", "x.onnx", "--check", "0"], "--check"],
+    [["m.gguf", "--onnx", "-o", "x.onnx", "--bogus"], "bogus"],
+  ];
+  for (const [args, msg] of cases) {
+    let caught: unknown;
+    try {
+      await exportCommand.run(args);
+    } catch (e) {
+      caught = e;
+    }
+    assert(caught instanceof UsageError, `${args.join(" ")}: expected a UsageError, got ${caught}`);
+    assert(caught.message.includes(msg), `${args.join(" ")}: '${caught.message}' lacks '${msg}'`);
+  }
+});
