@@ -5,6 +5,8 @@
 import { assert, assertEquals, assertRejects } from "./helpers/assert.ts";
 import { loadModel } from "../compiler/frontend/mod.ts";
 import { GraphBuilder } from "../compiler/ir/graph.ts";
+import { runGraph } from "../runtime/interpreter.ts";
+import { randomArray, randomPixels, rng } from "./helpers/random.ts";
 import { loadMnist } from "../runtime/mnist_data.ts";
 import {
   createPeer,
@@ -99,5 +101,42 @@ Deno.test("a peer rejects an image buffer that is too short", async () => {
     );
   } finally {
     await peer.dispose();
+  }
+});
+
+Deno.test("every peer maps strides, unequal padding, dilation, padded max pooling and a permute", async () => {
+  // Shapes the MNIST layouts do not use, so a wrong kernel layout or padding order would show.
+  const r = rng(51);
+  const b = new GraphBuilder();
+  const x = b.input("images", [28, 28, 1, 1]);
+  const k1 = b.weight("k1", [3, 2, 1, 4], "f32", randomArray(r, 24, 0.5));
+  // TF.js takes strides > 1 or dilations > 1 in one conv, not both: two convs.
+  let h = b.conv2d(k1, b.scale(x, 1 / 255), { s0: 2, s1: 1, p0: 1, p1: 2, d0: 1, d1: 1 });
+  h = b.relu(b.add_(h, b.weight("b1", [1, 1, 4], "f32", randomArray(r, 4, 0.3))));
+  const k2 = b.weight("k2", [2, 3, 4, 3], "f32", randomArray(r, 72, 0.5));
+  h = b.conv2d(k2, h, { s0: 1, s1: 1, p0: 0, p1: 1, d0: 3, d1: 2 });
+  h = b.pool2d(h, { pool: "max", k0: 3, k1: 3, s0: 2, s1: 2, p0: 1, p1: 1 });
+  const [w, hh, c] = b.node(h).ne;
+  h = b.cont(b.permute(h, [2, 0, 1, 3])); // [W,H,C] -> [H,C,W]
+  const flat = b.reshape(h, [w * hh * c, 1]);
+  const dw = b.weight("dw", [w * hh * c, 10], "f32", randomArray(r, w * hh * c * 10, 0.3));
+  const g = b.build(x, b.softMax(b.mulMat(dw, flat)), { layout: "t", arch: "t", name: "t" });
+  const pixels = randomPixels(rng(52), 3 * 784);
+  const peers = await createPeers(g, PEER_IDS, { verify: 0 });
+  try {
+    for (const peer of peers) {
+      const probs = await peer.predictBatchProbs(pixels, 3);
+      for (let i = 0; i < 3; i++) {
+        const want = runGraph(g, Float32Array.from(pixels.subarray(i * 784, (i + 1) * 784)));
+        for (let j = 0; j < 10; j++) {
+          assert(
+            Math.abs(probs[i * 10 + j]! - want[j]!) <= PROB_TOL,
+            `${peer.name} image ${i} class ${j}`,
+          );
+        }
+      }
+    }
+  } finally {
+    await Promise.all(peers.map((p) => p.dispose()));
   }
 });

@@ -217,6 +217,12 @@ function buildForward(
           });
         } else {
           if (op.kind !== "conv_2d") throw new Error("unreachable");
+          if ((op.s0 > 1 || op.s1 > 1) && (op.d0 > 1 || op.d1 > 1)) {
+            throw new GraphError(
+              node.name,
+              "TF.js conv2d takes strides or dilations > 1, not both",
+            );
+          }
           const x = toNhwc(act(node.src[1]!, node), node);
           const [KW, KH, Cin, Cout] = a.ne;
           // HWIO: element (kh, kw, ci, co) is ggml kernel[co][ci][kh][kw].
