@@ -251,3 +251,27 @@ Deno.test("loadEmittedModule() imports a module file by path", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("the emitted .ts type-checks under strict TypeScript for both targets", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ggufc_check_" });
+  try {
+    for (const target of ["wasm", "ts"] as const) {
+      await Deno.writeTextFile(
+        `${dir}/m-${target}.ts`,
+        compileGraph(randomModel("ggml-cnn"), { target }).source,
+      );
+    }
+    await Deno.writeTextFile(
+      `${dir}/deno.json`,
+      JSON.stringify({ compilerOptions: { strict: true } }),
+    );
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["check", "--config", `${dir}/deno.json`, `${dir}/m-wasm.ts`, `${dir}/m-ts.ts`],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -18,7 +18,8 @@ export interface BackendOutput {
   /** The weights section, decoded at load. */
   readonly weights: Uint8Array;
   /**
-   * TypeScript declaring `async function instantiate(weights: Uint8Array): Promise<Engine>`
+   * TypeScript declaring `async function instantiate(weights: string | Uint8Array): Promise<Engine>`
+   * (the weights as base64 text, or decoded)
    * where `Engine = { arena: Float32Array; run(): void; backend: string }`, plus its helpers.
    */
   readonly code: string;
@@ -60,8 +61,10 @@ function run(): void {
 ${calls.join("\n")}
 }
 
+/** Sets up the arena and the weights (\`weights\`: base64 text or its bytes). */
 // deno-lint-ignore require-await
-async function instantiate(weights: Uint8Array): Promise<Engine> {
+async function instantiate(weights: string | Uint8Array): Promise<Engine> {
+  if (typeof weights === "string") weights = fromBase64(weights);
   const arena = new ArrayBuffer(ARENA_BYTES);
   A = new Float32Array(arena);
   I = new Int32Array(arena);

@@ -96,12 +96,17 @@ export function generateWasm(plan: Plan, options: WasmOptions): BackendOutput {
   const code = `/** WASM memory layout: arena at 0, weights at WEIGHTS_AT (bytes). */
 const WEIGHTS_AT = ${weightsAt};
 const ARENA_BYTES = ${plan.arenaBytes};
+const WEIGHT_BYTES = ${blob.bytes().length};
 /** The kernels with plain SIMD128 (mul + add). */
 const WASM_SIMD = "${b64(plain)}";
 /** The same kernels with the relaxed-SIMD FMA; "" when not compiled in. */
 const WASM_RELAXED = "${relaxed ? b64(relaxed) : ""}";
 
-async function instantiate(weights: Uint8Array): Promise<Engine> {
+/**
+ * Instantiates the kernels and puts the weights into their memory. \`weights\` is the base64
+ * text (decoded straight into WASM memory when the engine has \`setFromBase64\`) or its bytes.
+ */
+async function instantiate(weights: string | Uint8Array): Promise<Engine> {
   const relaxed = WASM_RELAXED ? fromBase64(WASM_RELAXED) : undefined;
   const useRelaxed = relaxed !== undefined && WebAssembly.validate(relaxed);
   const bytes = useRelaxed ? relaxed : fromBase64(WASM_SIMD);
@@ -110,7 +115,11 @@ async function instantiate(weights: Uint8Array): Promise<Engine> {
   }
   const { instance } = await WebAssembly.instantiate(bytes, { m: { exp: Math.exp } });
   const exports = instance.exports as { memory: WebAssembly.Memory; run: () => void };
-  new Uint8Array(exports.memory.buffer, WEIGHTS_AT, weights.length).set(weights);
+  const target = new Uint8Array(exports.memory.buffer, WEIGHTS_AT, WEIGHT_BYTES);
+  const direct = (target as unknown as { setFromBase64?: (s: string) => unknown }).setFromBase64;
+  if (typeof weights !== "string") target.set(weights);
+  else if (direct) direct.call(target, weights);
+  else target.set(fromBase64(weights));
   return {
     arena: new Float32Array(exports.memory.buffer, 0, ARENA_BYTES / 4),
     run: exports.run,
@@ -267,7 +276,7 @@ function convFn(plan: Plan, k: ConvKernel, s: ConvPlan, fma: boolean): Fn {
   const ws = Array.from({ length: maxV }, () => f.local(V128));
   const acc = positions.map(() => Array.from({ length: maxV }, () => f.local(V128)));
   const r = Array.from({ length: maxV }, () => f.local(V128));
-  const ii = f.local(I32), ww = f.local(I32);
+  const ii = f.local(I32), ww = f.local(I32), end = f.local(I32);
   const x = f.local(I32), y = f.local(I32);
   const taps = k.kh * k.kw * CIP;
   const run = k.kw * CIP; // contiguous floats per kernel row
@@ -289,14 +298,15 @@ function convFn(plan: Plan, k: ConvKernel, s: ConvPlan, fma: boolean): Fn {
       if (run <= 16) {
         for (let j = 0; j < run; j++) step(j, wRow + j * V * 16, ky * k.d1 * rowBytes, wb, ip);
       } else {
+        // Runtime loop over the row's taps, unrolled by U (constant offsets inside the body).
+        const U = [8, 4, 2, 1].find((u) => run % u === 0)!;
         f.get(ip).i32(ky * rowBytes).op(OP.i32Add).set(ii);
         f.get(wb).i32(wRow).op(OP.i32Add).set(ww);
-        const end = f.local(I32);
         f.get(ii).i32(run * 4).op(OP.i32Add).set(end);
         f.loop(() => {
-          step(0, 0, 0, ww, ii);
-          f.get(ww).i32(V * 16).op(OP.i32Add).set(ww);
-          f.get(ii).i32(4).op(OP.i32Add).tee(ii).get(end).op(OP.i32LtS).brIf(0);
+          for (let u = 0; u < U; u++) step(u, u * V * 16, 0, ww, ii);
+          f.get(ww).i32(U * V * 16).op(OP.i32Add).set(ww);
+          f.get(ii).i32(U * 4).op(OP.i32Add).tee(ii).get(end).op(OP.i32LtS).brIf(0);
         });
       }
     }

@@ -16,7 +16,7 @@ export type ValType = typeof I32 | typeof I64 | typeof F32 | typeof F64 | typeof
 
 /** Growable byte buffer with the encodings the binary format uses. */
 export class Bytes {
-  private buf = new Uint8Array(256);
+  private buf: Uint8Array<ArrayBuffer> = new Uint8Array(256);
   private n = 0;
 
   /** Bytes written. */
@@ -95,7 +95,7 @@ export class Bytes {
   }
 
   /** A copy of the bytes written. */
-  toUint8Array(): Uint8Array {
+  toUint8Array(): Uint8Array<ArrayBuffer> {
     return this.buf.slice(0, this.n);
   }
 }
@@ -324,7 +324,7 @@ function section(out: Bytes, id: number, content: Bytes): void {
  * @param spec the module
  * @returns the `.wasm` bytes
  */
-export function encodeModule(spec: ModuleSpec): Uint8Array {
+export function encodeModule(spec: ModuleSpec): Uint8Array<ArrayBuffer> {
   const out = new Bytes().u8(0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00);
   const types = new Bytes().u32(1 + spec.functions.length);
   types.u8(0x60).u32(1).u8(F64).u32(1).u8(F64);

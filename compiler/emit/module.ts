@@ -99,8 +99,9 @@ const POISON_ARENA = ${meta.poisonArena === true};
 /** The weights (little-endian f32, 16-byte aligned blocks), base64. */
 const WEIGHTS = ${jsString(toBase64(backend.weights))};
 
-function fromBase64(s: string): Uint8Array {
-  const native = (Uint8Array as unknown as { fromBase64?: (s: string) => Uint8Array }).fromBase64;
+function fromBase64(s: string): Uint8Array<ArrayBuffer> {
+  const native = (Uint8Array as unknown as { fromBase64?: (s: string) => Uint8Array<ArrayBuffer> })
+    .fromBase64;
   if (native) return native(s);
   const bin = atob(s);
   const out = new Uint8Array(bin.length);
@@ -119,7 +120,7 @@ let loading: Promise<void> | undefined;
  * @returns resolves when the model is ready
  */
 export function load(): Promise<void> {
-  loading ??= instantiate(fromBase64(WEIGHTS)).then((e) => {
+  loading ??= instantiate(WEIGHTS).then((e) => {
     engine = e;
   });
   return loading;

@@ -1,0 +1,76 @@
+/**
+ * The machine's WebAssembly SIMD multiply-add peak, measured with a module built by the
+ * project's own encoder: a loop of 12 independent f32x4 accumulators, each updated by one
+ * multiply-add per iteration from registers only (no memory traffic; the shared operand is
+ * itself updated each iteration so nothing can be hoisted), so the loop is bound by the vector
+ * FMA / mul+add throughput. Used by bench/compiler_latency.bench.ts and BENCHMARKS.md
+ * as the ceiling the kernels are compared with.
+ *
+ * @module
+ */
+import { encodeModule, Fn, I32, SIMD, V128 } from "../compiler/codegen/wasm_encoder.ts";
+
+const ACC = 12;
+
+/** Builds the peak loop: `peak(n)` runs n iterations of ACC f32x4 multiply-adds (4*ACC MACs). */
+export function peakModule(fma: boolean): Uint8Array<ArrayBuffer> {
+  const f = new Fn([I32], []);
+  const i = f.local(I32);
+  const x = f.local(V128), w = f.local(V128);
+  const acc = Array.from({ length: ACC }, () => f.local(V128));
+  f.f32x4Const(1.0000001).set(x).f32x4Const(0.9999999).set(w);
+  for (const a of acc) f.f32x4Const(0).set(a);
+  f.i32(0).set(i);
+  f.loop(() => {
+    // x changes every iteration so x*w cannot be hoisted out of the loop.
+    f.get(x).get(w).simd(SIMD.f32x4Mul).set(x);
+    for (const a of acc) {
+      if (fma) f.get(x).get(w).get(a).simd(SIMD.f32x4RelaxedMadd).set(a);
+      else f.get(a).get(x).get(w).simd(SIMD.f32x4Mul).simd(SIMD.f32x4Add).set(a);
+    }
+    f.get(i).i32(1).op(0x6a).tee(i).get(0).op(0x48).brIf(0);
+  });
+  // Keep the accumulators alive: store their sum at address 0.
+  f.i32(0);
+  f.get(acc[0]!);
+  for (const a of acc.slice(1)) f.get(a).simd(SIMD.f32x4Add);
+  f.v128Store(0);
+  return encodeModule({ imports: [["m", "exp"]], functions: [{ name: "peak", fn: f }], pages: 1 });
+}
+
+/**
+ * Measures the peak in multiply-adds per nanosecond (best of `rounds`).
+ *
+ * @param fma use the relaxed-SIMD FMA (falls back to mul+add when the engine lacks it)
+ * @param rounds repetitions
+ * @returns MACs per ns and which instruction ran
+ */
+export async function measurePeak(
+  fma = true,
+  rounds = 7,
+): Promise<{ macPerNs: number; kind: string }> {
+  let bytes = peakModule(fma);
+  let kind = fma ? "relaxed_madd" : "mul+add";
+  if (!WebAssembly.validate(bytes)) {
+    bytes = peakModule(false);
+    kind = "mul+add";
+  }
+  const { instance } = await WebAssembly.instantiate(bytes, { m: { exp: Math.exp } });
+  const peak = instance.exports.peak as (n: number) => void;
+  const n = 2_000_000;
+  peak(n); // tier up
+  let best = Infinity;
+  for (let r = 0; r < rounds; r++) {
+    const t = performance.now();
+    peak(n);
+    best = Math.min(best, performance.now() - t);
+  }
+  return { macPerNs: (n * ACC * 4) / (best * 1e6), kind };
+}
+
+if (import.meta.main) {
+  for (const fma of [true, false]) {
+    const r = await measurePeak(fma);
+    console.log(`${r.kind}: ${r.macPerNs.toFixed(2)} multiply-adds per ns`);
+  }
+}
