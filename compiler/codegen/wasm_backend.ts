@@ -42,6 +42,8 @@ export interface WasmOptions {
 const FLT_MAX = 3.4028234663852886e38;
 /** Most f32x4 accumulators a kernel keeps live (x64 has 16 vector registers). */
 const MAX_ACC = 8;
+/** Dense kernels with at most this many outputs use one dot-product accumulator per output. */
+const DOT_ROWS = 12;
 
 /** Byte address of a buffer. */
 function at(plan: Plan, buf: number): number {
@@ -143,12 +145,21 @@ function prepare(
 ): ConvPlan | DensePlan | null {
   if (k.kind === "pool2d") return null;
   if (k.kind === "dense") {
+    if (k.m <= DOT_ROWS && k.k % 4 === 0) {
+      // Few outputs: dot products along k (weights as [m][k]), no index list.
+      const wt = new Float32Array(k.m * k.k);
+      for (let m = 0; m < k.m; m++) {
+        for (let kk = 0; kk < k.k; kk++) wt[m * k.k + kk] = k.weights[kk * k.m + m]!;
+      }
+      const bias = k.bias ? base + blob.add(k.bias) : -1;
+      return { dot: true, V: 0, blocks: 0, tail: 0, w: base + blob.add(wt), bias };
+    }
     const vecs = Math.ceil(k.m / 4);
     const V = Math.min(MAX_ACC, vecs);
     const blocks = Math.floor(vecs / V), tail = vecs % V;
     const w = base + blob.add(packDense(k, V, blocks, tail));
     const bias = k.bias ? base + blob.add(padTo(k.bias, vecs * 4)) : -1;
-    return { V, blocks, tail, w, bias };
+    return { dot: false, V, blocks, tail, w, bias };
   }
   const name = k.nodes[0] ?? "conv";
   if (k.d0 !== 1 || k.d1 !== 1) {
@@ -178,6 +189,8 @@ function prepare(
 }
 
 interface DensePlan {
+  /** Dot products along k (few outputs) instead of broadcast-and-accumulate over outputs. */
+  readonly dot: boolean;
   readonly V: number;
   readonly blocks: number;
   readonly tail: number;
@@ -420,6 +433,44 @@ function convFn(plan: Plan, k: ConvKernel, s: ConvPlan, fma: boolean): Fn {
 
 function denseFn(plan: Plan, k: DenseKernel, s: DensePlan, fma: boolean): Fn {
   const f = new Fn();
+  if (s.dot) denseDot(f, plan, k, s, fma);
+  else denseSparse(f, plan, k, s, fma);
+  if (k.softmax) softmax(f, at(plan, k.dst), k.m);
+  return f;
+}
+
+/** out[m] = bias[m] + dot(x, W[m]) with one f32x4 accumulator per output row. */
+function denseDot(f: Fn, plan: Plan, k: DenseKernel, s: DensePlan, fma: boolean): void {
+  const src = at(plan, k.src), dst = at(plan, k.dst);
+  const kb = f.local(I32), x = f.local(V128), w = f.local(V128);
+  const acc = Array.from({ length: k.m }, () => f.local(V128));
+  for (const a of acc) f.f32x4Const(0).set(a);
+  f.for(kb, 0, k.k * 4, 16, () => {
+    f.get(kb).v128Load(src).set(x);
+    acc.forEach((a, m) => {
+      f.get(kb).v128Load(s.w + m * k.k * 4).set(w);
+      madd(f, a, x, w, fma);
+    });
+  });
+  acc.forEach((a, m) => {
+    f.i32(0);
+    f.get(a).simd(SIMD.f32x4ExtractLane).op(0).get(a).simd(SIMD.f32x4ExtractLane).op(1).op(
+      OP.f32Add,
+    );
+    f.get(a).simd(SIMD.f32x4ExtractLane).op(2).get(a).simd(SIMD.f32x4ExtractLane).op(3).op(
+      OP.f32Add,
+    );
+    f.op(OP.f32Add);
+    if (s.bias >= 0) f.i32(0).f32Load(s.bias + m * 4).op(OP.f32Add);
+    if (k.relu) f.f32(0).op(OP.f32Max);
+    f.f32Store(dst + m * 4);
+  });
+  // Zero the pad lanes up to the next vector, as the other dense kernels leave them.
+  for (let m = k.m; m % 4 !== 0; m++) f.i32(0).f32(0).f32Store(dst + m * 4);
+}
+
+/** Broadcast-and-accumulate over output vectors, visiting only the non-zero inputs. */
+function denseSparse(f: Fn, plan: Plan, k: DenseKernel, s: DensePlan, fma: boolean): void {
   const src = at(plan, k.src), dst = at(plan, k.dst), idx = at(plan, k.scratch);
   const kb = f.local(I32),
     np = f.local(I32),
@@ -472,24 +523,25 @@ function denseFn(plan: Plan, k: DenseKernel, s: DensePlan, fma: boolean): Fn {
   const blockBytes = k.k * s.V * 16;
   for (let b = 0; b < s.blocks; b++) block(s.V, b, s.w + b * blockBytes);
   if (s.tail) block(s.tail, s.blocks, s.w + s.blocks * blockBytes);
-  if (k.softmax) {
-    const m = f.local(I32), max = f.local(F32), sum = f.local(F32), e = f.local(F32);
-    f.f32(-Infinity).set(max);
-    f.for(m, 0, k.m * 4, 4, () => {
-      f.get(max).get(m).f32Load(dst).op(OP.f32Max).set(max);
-    });
-    f.f32(0).set(sum);
-    f.for(m, 0, k.m * 4, 4, () => {
-      f.get(m).f32Load(dst).op(OP.f64PromoteF32).get(max).op(OP.f64PromoteF32).op(OP.f64Sub)
-        .call(0).op(OP.f32DemoteF64).set(e);
-      f.get(m).get(e).f32Store(dst);
-      f.get(sum).get(e).op(OP.f32Add).set(sum);
-    });
-    f.for(m, 0, k.m * 4, 4, () => {
-      f.get(m).get(m).f32Load(dst).get(sum).op(OP.f32Div).f32Store(dst);
-    });
-  }
-  return f;
+}
+
+/** In-place soft_max of n floats at `dst`, with the imported f64 Math.exp as the interpreter. */
+function softmax(f: Fn, dst: number, n: number): void {
+  const m = f.local(I32), max = f.local(F32), sum = f.local(F32), e = f.local(F32);
+  f.f32(-Infinity).set(max);
+  f.for(m, 0, n * 4, 4, () => {
+    f.get(max).get(m).f32Load(dst).op(OP.f32Max).set(max);
+  });
+  f.f32(0).set(sum);
+  f.for(m, 0, n * 4, 4, () => {
+    f.get(m).f32Load(dst).op(OP.f64PromoteF32).get(max).op(OP.f64PromoteF32).op(OP.f64Sub)
+      .call(0).op(OP.f32DemoteF64).set(e);
+    f.get(m).get(e).f32Store(dst);
+    f.get(sum).get(e).op(OP.f32Add).set(sum);
+  });
+  f.for(m, 0, n * 4, 4, () => {
+    f.get(m).get(m).f32Load(dst).get(sum).op(OP.f32Div).f32Store(dst);
+  });
 }
 
 function poolFn(plan: Plan, k: PoolKernel): Fn {
