@@ -20,15 +20,25 @@ const data = {
   labels: all.labels.subarray(0, STEPS * BATCH),
 };
 
-for (const arch of ARCHS) {
-  Deno.bench(`train ${arch}: ${STEPS} mini-batches of ${BATCH}`, {
-    group: "train",
-    n: SMOKE ? 1 : 3,
-    warmup: SMOKE ? 0 : 1,
-  }, async () => {
-    await train(
-      { arch, epochs: 1, batch: BATCH, lr: 1e-3, lrDecay: 1, seed: 1, validation: 0 },
-      data,
-    );
+const cases = [
+  ...ARCHS.map((arch) => ({ arch, threads: 1 })),
+  { arch: "cnn" as const, threads: 2 },
+];
+for (const { arch, threads } of cases) {
+  const name = `train ${arch}: ${STEPS} mini-batches of ${BATCH}, ${threads} thread${
+    threads > 1 ? "s" : ""
+  }`;
+  Deno.bench(name, { group: "train", n: SMOKE ? 1 : 3, warmup: SMOKE ? 0 : 1 }, async () => {
+    const cfg = {
+      arch,
+      epochs: 1,
+      batch: BATCH,
+      lr: 1e-3,
+      lrDecay: 1,
+      seed: 1,
+      validation: 0,
+      threads,
+    };
+    await train(cfg, data);
   });
 }
