@@ -39,6 +39,11 @@ export const webCommand: Command = {
       const { buildWeb } = await import("../web/build.ts");
       await buildWeb({ force: values.force ?? false });
     }
+    try {
+      await Deno.stat(new URL("../web/dist/index.html", import.meta.url));
+    } catch {
+      throw new UsageError("web/dist has no built page; run without --no-build first");
+    }
     let server;
     try {
       ({ server } = serveWeb({
