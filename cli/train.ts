@@ -11,6 +11,7 @@ import {
   numberOption,
   parseCommandArgs,
 } from "./command.ts";
+import { dirname } from "node:path";
 import { UsageError } from "../runtime/errors.ts";
 import { type Arch, ARCHS } from "../models/train/layers.ts";
 import { defaultLayout, LAYOUTS } from "../models/train/export.ts";
@@ -50,6 +51,19 @@ options:
   --images N           train on the first N training images only (quick runs)
   --threads T          threads for the matrix products (1); any count gives the same bytes`;
 
+async function checkWritable(path: string): Promise<void> {
+  const dir = dirname(path) || ".";
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(dir);
+  } catch {
+    throw new UsageError(`cannot write '${path}': directory '${dir}' does not exist`);
+  }
+  if (!info.isDirectory) {
+    throw new UsageError(`cannot write '${path}': '${dir}' is not a directory`);
+  }
+}
+
 /** The `train` command. */
 export const trainCommand: Command = {
   name: "train",
@@ -71,8 +85,15 @@ export const trainCommand: Command = {
     if (positionals.length !== 1) {
       throw new UsageError(`train needs one ARCH (${ARCHS.join(", ")}), got ${positionals.length}`);
     }
-    const arch = choiceOption("arch", positionals[0], ARCHS)!;
+    const arch = positionals[0] as Arch;
+    if (!ARCHS.includes(arch)) {
+      throw new UsageError(`ARCH must be one of ${ARCHS.join(", ")}, got '${positionals[0]}'`);
+    }
     if (!values.output) throw new UsageError("train needs -o OUT.gguf");
+    // Fail before a long run, not after it, when an output cannot be written.
+    for (const out of [values.output, values.legacy]) {
+      if (out !== undefined) await checkWritable(out);
+    }
     const d = TRAIN_DEFAULTS[arch];
     const layout = choiceOption("layout", values.layout, LAYOUTS) ?? defaultLayout(arch);
     if (values.legacy !== undefined && arch !== "fc") {
