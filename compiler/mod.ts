@@ -67,6 +67,8 @@ export interface CompileOptions {
   readonly target?: "wasm" | "ts";
   /** Emit the relaxed-SIMD (FMA) variant next to the plain SIMD one; default true. */
   readonly relaxed?: boolean;
+  /** WASM: Winograd F(2x2,3x3) for the 3x3 conv + 2x2 pool kernels it fits; default true. */
+  readonly winograd?: boolean;
   /** Fill the arena with NaN before every run (tests only). */
   readonly poisonArena?: boolean;
   /** Hex sha256 of the model file, for the header; computed from the graph when absent. */
@@ -126,11 +128,14 @@ export function compileGraph(graph: Graph, options: CompileOptions = {}): Compil
   const target = options.target ?? "wasm";
   const { graph: optimised, plan } = planGraph(graph);
   const backend = target === "wasm"
-    ? generateWasm(plan, { relaxed: options.relaxed ?? true })
+    ? generateWasm(plan, { relaxed: options.relaxed ?? true, winograd: options.winograd ?? true })
     : generateTs(plan);
   const passes = [...GRAPH_PASSES.map((p) => p.name), LOWERING, ...PLAN_PASSES.map((p) => p.name)];
   const userOptions: Record<string, unknown> = { target };
-  if (target === "wasm") userOptions.relaxed = options.relaxed ?? true;
+  if (target === "wasm") {
+    userOptions.relaxed = options.relaxed ?? true;
+    userOptions.winograd = options.winograd ?? true;
+  }
   const source = emitModule(plan, backend, {
     version: VERSION,
     sha256: options.sha256 ?? graphSha256(graph),

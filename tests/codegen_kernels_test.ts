@@ -5,6 +5,9 @@
  * biases. The arena is filled with NaN before every run, so a read of memory no kernel wrote
  * shows up as NaN in the output.
  *
+ * Winograd F(2x2,3x3) convs are checked here too (3x3 nets with >= 8 input channels), next to
+ * the direct convolution of the same nets.
+ *
  * Tolerance: 1e-5 * max(1, |reference|). The kernels sum the same products as the interpreter
  * in another order (and with FMA in the relaxed variant): a few ulps on values of size <= ~10
  * after hundreds of terms; an indexing bug gives errors of O(0.1).
@@ -13,13 +16,15 @@ import assert from "node:assert/strict";
 import { compileGraph } from "../compiler/mod.ts";
 import { loadEmittedSource } from "../compiler/emit/load.ts";
 import { CompileError } from "../compiler/plan/plan.ts";
+import { winogradEligible } from "../compiler/codegen/wasm_winograd.ts";
 import { GraphBuilder } from "../compiler/ir/graph.ts";
 import { convNet, ODD_NETS, randomImage, reference, rng } from "./compiler_util.ts";
 
 const VARIANTS = [
-  { label: "wasm relaxed", target: "wasm", relaxed: true },
-  { label: "wasm simd128", target: "wasm", relaxed: false },
-  { label: "ts", target: "ts", relaxed: false },
+  { label: "wasm relaxed", target: "wasm", relaxed: true, winograd: true },
+  { label: "wasm simd128", target: "wasm", relaxed: false, winograd: true },
+  { label: "wasm direct conv (no Winograd)", target: "wasm", relaxed: true, winograd: false },
+  { label: "ts", target: "ts", relaxed: false, winograd: false },
 ] as const;
 
 for (const { name, spec } of ODD_NETS) {
@@ -58,6 +63,16 @@ Deno.test("the odd nets exercise every kernel path: staging, clipped windows, st
   assert.ok(convs.some((k) => k.kind === "conv2d" && k.bias.kind === "full"), "a full bias");
   assert.ok(convs.some((k) => k.kind === "conv2d" && !k.pool), "a conv without pool");
   assert.ok(plans.some((p) => p.kernels.some((k) => k.kind === "pool2d")), "a standalone pool");
+  const wino = convs.filter((k) => k.kind === "conv2d" && winogradEligible(k));
+  assert.ok(wino.some((k) => k.kind === "conv2d" && k.pool?.pool === "avg"), "Winograd + avg pool");
+  assert.ok(
+    wino.some((k) => k.kind === "conv2d" && k.bias.kind === "none" && !k.relu),
+    "bare Winograd",
+  );
+  assert.ok(
+    wino.some((k) => (k.output.w * k.output.h) % 4 !== 0),
+    "a tile count not a multiple of 4",
+  );
 });
 
 Deno.test("compileGraph() names the node it cannot compile", () => {

@@ -272,4 +272,35 @@ export const ODD_NETS: readonly { readonly name: string; readonly spec: ConvNetS
       classes: 3,
     },
   },
+  {
+    name: "3x3 convs of 8 then 16 channels (Winograd), the second padded with an avg pool",
+    spec: {
+      w: 13,
+      h: 11,
+      convs: [{ k: [3, 3], c: 8, pool: { pool: "max", k: [2, 2], s: [2, 2] } }, {
+        k: [3, 3],
+        c: 16,
+        p: [1, 1],
+        pool: { pool: "avg", k: [2, 2], s: [2, 2] },
+      }],
+      classes: 6,
+      softmax: false,
+    },
+  },
+  {
+    name: "3x3 convs of 12 then 8 channels (Winograd), no bias, no relu, odd tile count",
+    spec: {
+      w: 16,
+      h: 12,
+      convs: [{ k: [3, 3], c: 12, pool: { pool: "max", k: [2, 2], s: [2, 2] } }, {
+        k: [3, 3],
+        c: 8,
+        bias: "none",
+        relu: false,
+        pool: { pool: "max", k: [2, 2], s: [2, 2] },
+      }],
+      classes: 5,
+      softmax: false,
+    },
+  },
 ];

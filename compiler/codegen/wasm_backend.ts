@@ -31,12 +31,20 @@ import {
 } from "../plan/plan.ts";
 import { encodeModule, F32, Fn, I32, OP, SIMD, V128 } from "./wasm_encoder.ts";
 import { WeightBlob } from "./weights_blob.ts";
+import {
+  packWinograd,
+  winogradEligible,
+  winogradFn,
+  winogradScratchBytes,
+} from "./wasm_winograd.ts";
 import type { BackendOutput } from "./ts_backend.ts";
 
 /** Options of {@link generateWasm}. */
 export interface WasmOptions {
   /** Also emit the relaxed-SIMD FMA variant (used when the engine validates it). */
   readonly relaxed: boolean;
+  /** Use Winograd F(2x2,3x3) for the convs it fits (default true). */
+  readonly winograd?: boolean;
 }
 
 const FLT_MAX = 3.4028234663852886e38;
@@ -61,6 +69,8 @@ interface ConvPlan {
   readonly tail: number;
   /** Pool combined in registers (whole window in one block) or through memory. */
   readonly mode: "direct" | "register" | "memory";
+  /** Winograd F(2x2,3x3) instead of the direct convolution (see wasm_winograd.ts). */
+  readonly winograd: boolean;
   /** Byte address of the packed weights, and of the bias. */
   readonly w: number;
   readonly bias: number;
@@ -76,13 +86,21 @@ interface ConvPlan {
  */
 export function generateWasm(plan: Plan, options: WasmOptions): BackendOutput {
   const blob = new WeightBlob();
-  const weightsAt = Math.ceil(plan.arenaBytes / 16) * 16;
-  const strategies = plan.kernels.map((k) => prepare(plan, k, blob, weightsAt));
+  const useWinograd = (k: Kernel) =>
+    options.winograd !== false && k.kind === "conv2d" && winogradEligible(k);
+  // Kernel scratch (Winograd tiles) sits between the arena and the weights.
+  const scratchAt = Math.ceil(plan.arenaBytes / 16) * 16;
+  const scratchBytes = Math.max(
+    0,
+    ...plan.kernels.map((k) => useWinograd(k) && k.kind === "conv2d" ? winogradScratchBytes(k) : 0),
+  );
+  const weightsAt = scratchAt + scratchBytes;
+  const strategies = plan.kernels.map((k) => prepare(plan, k, blob, weightsAt, useWinograd(k)));
   const pages = Math.max(1, Math.ceil((weightsAt + blob.byteLength) / 65536));
   const build = (fma: boolean) => {
     const functions = plan.kernels.map((k, i) => ({
       name: `k${i}`,
-      fn: kernelFn(plan, k, strategies[i]!, fma),
+      fn: kernelFn(plan, k, strategies[i]!, fma, scratchAt),
     }));
     const run = new Fn();
     functions.forEach((_, i) => run.call(1 + i));
@@ -142,8 +160,14 @@ function prepare(
   k: Kernel,
   blob: WeightBlob,
   base: number,
+  winograd: boolean,
 ): ConvPlan | DensePlan | null {
   if (k.kind === "pool2d") return null;
+  if (k.kind === "conv2d" && winograd) {
+    const bias = k.bias.kind === "channel" ? base + blob.add(k.bias.values) : -1;
+    const w = base + blob.add(packWinograd(k));
+    return { P: 4, V: 2, blocks: 0, tail: 0, mode: "register", w, bias, winograd: true };
+  }
   if (k.kind === "dense") {
     if (k.m <= DOT_ROWS && k.k % 4 === 0) {
       // Few outputs: dot products along k (weights as [m][k]), no index list.
@@ -185,7 +209,7 @@ function prepare(
   const w = base + blob.add(packConv(k, V, blocks, tail));
   const bias = k.bias.kind === "none" ? -1 : base + blob.add(k.bias.values);
   void plan;
-  return { P, V, blocks, tail, mode, w, bias };
+  return { P, V, blocks, tail, mode, w, bias, winograd: false };
 }
 
 interface DensePlan {
@@ -236,8 +260,14 @@ function packConv(k: ConvKernel, V: number, blocks: number, tail: number): Float
   return out;
 }
 
-function kernelFn(plan: Plan, k: Kernel, s: ConvPlan | DensePlan | null, fma: boolean): Fn {
-  if (k.kind === "conv2d") return convFn(plan, k, s as ConvPlan, fma);
+function kernelFn(
+  plan: Plan,
+  k: Kernel,
+  s: ConvPlan | DensePlan | null,
+  fma: boolean,
+  scratchAt: number,
+): Fn {
+  if (k.kind === "conv2d") return convFn(plan, k, s as ConvPlan, fma, scratchAt);
   if (k.kind === "dense") return denseFn(plan, k, s as DensePlan, fma);
   return poolFn(plan, k);
 }
@@ -248,7 +278,7 @@ function madd(f: Fn, acc: number, x: number, w: number, fma: boolean): void {
   else f.get(acc).get(x).get(w).simd(SIMD.f32x4Mul).simd(SIMD.f32x4Add).set(acc);
 }
 
-function convFn(plan: Plan, k: ConvKernel, s: ConvPlan, fma: boolean): Fn {
+function convFn(plan: Plan, k: ConvKernel, s: ConvPlan, fma: boolean, scratchAt: number): Fn {
   const f = new Fn();
   const I = k.input, O = k.output;
   const CIP = I.cp, COP = O.cp;
@@ -269,6 +299,7 @@ function convFn(plan: Plan, k: ConvKernel, s: ConvPlan, fma: boolean): Fn {
     src = st;
     IW = IWp;
   }
+  if (s.winograd) return winogradFn(plan, k, src, IW, s.w, s.bias, scratchAt, fma, f);
   const rowBytes = IW * CIP * 4;
   const pool = k.pool;
   const ps0 = pool ? pool.s0 : 1, ps1 = pool ? pool.s1 : 1;
