@@ -149,6 +149,7 @@ export function compileGraph(graph: Graph, options: CompileOptions = {}): Compil
     `passes: ${passes.join(", ")}`,
     `kernels: ${plan.kernels.length} calls, ${macs} multiply-adds per image`,
     `arena ${plan.arenaBytes} bytes (naive ${mem.naiveBytes}, lower bound ${mem.lowerBoundBytes})`,
+    `${target} kernels: ${backend.notes.join("; ")}`,
     `weights ${backend.weights.byteLength} bytes, ${
       target === "wasm" ? `wasm code ${backend.codeBytes} bytes, ` : ""
     }module ${source.length} bytes`,

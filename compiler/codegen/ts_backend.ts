@@ -25,6 +25,8 @@ export interface BackendOutput {
   readonly code: string;
   /** Extra bytes the module embeds besides the weights (WASM code), for the report. */
   readonly codeBytes: number;
+  /** One line per kernel call on how the backend computes it, for `--plan` and the summary. */
+  readonly notes: readonly string[];
 }
 
 const FLT_MAX = "3.4028234663852886e38";
@@ -71,7 +73,16 @@ async function instantiate(weights: string | Uint8Array): Promise<Engine> {
   W = new Float32Array(weights.buffer, weights.byteOffset, weights.byteLength / 4);
   return { arena: A, run, backend: "ts" };
 }`;
-  return { target: "ts", weights: blob.bytes(), code, codeBytes: 0 };
+  const notes = plan.kernels.map((k, i) =>
+    `k${i}: ${
+      k.kind === "dense"
+        ? "dense over non-zero inputs"
+        : k.kind === "conv2d"
+        ? "direct convolution"
+        : "pool"
+    }`
+  );
+  return { target: "ts", weights: blob.bytes(), code, codeBytes: 0, notes };
 }
 
 /** A comment listing the fused nodes, JSON-escaped so no model string can end the comment. */

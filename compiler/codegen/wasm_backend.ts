@@ -151,7 +151,19 @@ async function instantiate(weights: string | Uint8Array): Promise<Engine> {
     weights: blob.bytes(),
     code,
     codeBytes: plain.length + (relaxed?.length ?? 0),
+    notes: plan.kernels.map((k, i) => `k${i}: ${describeStrategy(k, strategies[i]!)}`),
   };
+}
+
+function describeStrategy(k: Kernel, s: ConvPlan | DensePlan | null): string {
+  if (k.kind === "pool2d" || s === null) return "pool, f32x4 across channels";
+  if ("dot" in s) {
+    return s.dot
+      ? `dense, ${k.kind === "dense" ? k.m : 0} f32x4 dot-product accumulators along k`
+      : `dense over non-zero inputs, ${s.V} f32x4 output vectors per block`;
+  }
+  if (s.winograd) return "Winograd F(2x2,3x3), 4 tiles x 2 channel vectors per GEMM block";
+  return `direct convolution, ${s.P} position(s) x ${s.V} channel vectors per block (${s.mode})`;
 }
 
 /** Packs a kernel's weights in this backend's layout; returns where they are. */
