@@ -12,6 +12,7 @@
  * @module
  */
 import { GraphError } from "../ir/graph.ts";
+import type { DenseQuant } from "./quantize_weights.ts";
 
 /** Channels-last image: element (x, y, c) is at float `c + cp * (x + w * y)`. */
 export interface ImageLayout {
@@ -140,6 +141,8 @@ export interface DenseKernel {
   readonly softmax: boolean;
   /** Scratch buffer (k int32) for the indices of the non-zero inputs; -1 for none. */
   scratch: number;
+  /** The matrix in a ggml block format (plan pass quantize-weights); absent: f32 `weights`. */
+  quant?: DenseQuant;
 }
 
 /** One call of the plan. */
