@@ -122,18 +122,40 @@ const WASM_SIMD = "${b64(plain)}";
 /** The same kernels with the relaxed-SIMD FMA; "" when not compiled in. */
 const WASM_RELAXED = "${relaxed ? b64(relaxed) : ""}";
 
+// <pool>: compiled once per thread, and posted as is to pool workers (createPool).
+/** The compiled kernels and the backend name of the variant chosen. */
+interface CompiledKernels {
+  readonly module: WebAssembly.Module;
+  readonly backend: string;
+}
+let compiledKernels: Promise<CompiledKernels> | undefined;
+/** Compiles the relaxed-SIMD variant where it validates, else the plain one (once). */
+function compileKernels(): Promise<CompiledKernels> {
+  compiledKernels ??= (async () => {
+    const relaxed = WASM_RELAXED ? fromBase64(WASM_RELAXED) : undefined;
+    const useRelaxed = relaxed !== undefined && WebAssembly.validate(relaxed);
+    const bytes = useRelaxed ? relaxed : fromBase64(WASM_SIMD);
+    if (!useRelaxed && !WebAssembly.validate(bytes)) {
+      throw new Error("this engine lacks WebAssembly SIMD128; compile the model with --target ts");
+    }
+    const module = await WebAssembly.compile(bytes);
+    return { module, backend: useRelaxed ? "wasm-relaxed-simd" : "wasm-simd128" };
+  })();
+  return compiledKernels;
+}
+// </pool>
+
 /**
  * Instantiates the kernels and puts the weights into their memory. \`weights\` is the base64
- * text (decoded straight into WASM memory when the engine has \`setFromBase64\`) or its bytes.
+ * text (decoded straight into WASM memory when the engine has \`setFromBase64\`) or its bytes;
+ * \`compiled\`: kernels compiled elsewhere (a pool worker gets them from the pool).
  */
-async function instantiate(weights: string | Uint8Array): Promise<Engine> {
-  const relaxed = WASM_RELAXED ? fromBase64(WASM_RELAXED) : undefined;
-  const useRelaxed = relaxed !== undefined && WebAssembly.validate(relaxed);
-  const bytes = useRelaxed ? relaxed : fromBase64(WASM_SIMD);
-  if (!useRelaxed && !WebAssembly.validate(bytes)) {
-    throw new Error("this engine lacks WebAssembly SIMD128; compile the model with --target ts");
-  }
-  const { instance } = await WebAssembly.instantiate(bytes, { m: { exp: Math.exp } });
+async function instantiate(
+  weights: string | Uint8Array,
+  compiled?: CompiledKernels,
+): Promise<Engine> {
+  const { module, backend } = compiled ?? await compileKernels();
+  const instance = await WebAssembly.instantiate(module, { m: { exp: Math.exp } });
   const exports = instance.exports as { memory: WebAssembly.Memory; run: () => void };
   const target = new Uint8Array(exports.memory.buffer, WEIGHTS_AT, WEIGHT_BYTES);
   const direct = (target as unknown as { setFromBase64?: (s: string) => unknown }).setFromBase64;
@@ -143,7 +165,7 @@ async function instantiate(weights: string | Uint8Array): Promise<Engine> {
   return {
     arena: new Float32Array(exports.memory.buffer, 0, ARENA_BYTES / 4),
     run: exports.run,
-    backend: useRelaxed ? "wasm-relaxed-simd" : "wasm-simd128",
+    backend,
   };
 }`;
   return {

@@ -10,6 +10,7 @@ import type { BackendOutput } from "../codegen/ts_backend.ts";
 import type { Plan } from "../plan/plan.ts";
 import { toBase64 } from "./base64.ts";
 import { jsString, jsValue } from "./escape.ts";
+import { poolSource } from "./pool_source.ts";
 
 /** Facts the emitter writes into the header and `info`. */
 export interface EmitMeta {
@@ -222,5 +223,5 @@ export function predictBatch(
   }
   return { digits: digits.subarray(0, count), probabilities: probabilities.subarray(0, count * CLASSES) };
 }
-`;
+${poolSource(backend.target)}`;
 }

@@ -1,0 +1,351 @@
+/**
+ * The optional worker pool of an emitted module: `createPool(n)` splits a batch over `n` workers,
+ * each running this same module file (so the module stays one self-contained file) with the
+ * same kernels as the single-threaded `predictBatch`, hence bit-identical results.
+ *
+ * - Workers: a module `Worker` on `import.meta.url` (Deno, browsers, Bun), or under Node (no
+ *   global `Worker`) a `node:worker_threads` worker on the same file URL, taken with
+ *   `process.getBuiltinModule` (Node >= 20.16), so the module still has no import of any kind.
+ *   A worker recognises itself by its name (web) or by a mark in its `workerData` (Node);
+ *   everywhere else the pool code only declares functions.
+ * - Weights: the WASM target compiles its kernels once in the calling thread and posts the
+ *   `WebAssembly.Module` to every worker (structured-cloneable in Deno, browsers and Node); each
+ *   worker decodes the weights into its own linear memory once, at start.
+ * - Data: inputs and outputs travel in `SharedArrayBuffer`s where they exist (outside browsers,
+ *   or in cross-origin isolated pages); elsewhere each worker gets a copy of its slice and
+ *   transfers its results back. Nothing requires shared memory.
+ *
+ * The single-threaded API is untouched: the pool adds code, no state to `predict`.
+ *
+ * @module
+ */
+
+/**
+ * Source text of the pool, appended to the emitted module after `predictBatch`. It relies on the
+ * module's `INPUT_LENGTH`, `CLASSES`, `WEIGHTS`, `check`, `predictBatch`, the `engine` / `loading`
+ * variables and the backend's `instantiate` (and, for WASM, `compileKernels`).
+ *
+ * @param target the backend the module was compiled with
+ * @returns TypeScript source declaring `createPool` and the worker entry
+ * @example
+ * ```ts ignore
+ * import { poolSource } from "./pool_source.ts";
+ * const tail = poolSource("wasm"); // appended by emitModule()
+ * ```
+ */
+export function poolSource(target: "wasm" | "ts"): string {
+  const kernelsType = target === "wasm" ? "CompiledKernels" : "undefined";
+  const compile = target === "wasm" ? "await compileKernels()" : "undefined";
+  const start = target === "wasm"
+    ? "instantiate(WEIGHTS, m.kernels as CompiledKernels)"
+    : "instantiate(WEIGHTS)";
+  return `
+// ---- Worker pool (optional): createPool(n) ----
+
+/** A pool of workers running this module; from {@link createPool}. */
+export interface Pool {
+  /** Number of workers. */
+  readonly size: number;
+  /** Whether inputs and outputs travel in SharedArrayBuffers (else as copies). */
+  readonly shared: boolean;
+  /**
+   * Classifies \`count\` images, split over the workers in contiguous slices. Results equal
+   * {@link predictBatch}'s bit for bit; the arrays are new and belong to the caller.
+   */
+  predictBatch(
+    images: Uint8Array | Float32Array,
+    count: number,
+  ): Promise<{ digits: Uint8Array; probabilities: Float32Array }>;
+  /** Ends the workers; pending calls reject. Resolves when they are gone. */
+  close(): Promise<void>;
+}
+
+/** Options of {@link createPool}. */
+export interface PoolOptions {
+  /**
+   * Pass inputs and outputs through SharedArrayBuffers (default: where available). \`false\`
+   * forces copies; \`true\` fails where shared memory is missing.
+   */
+  readonly shared?: boolean;
+}
+
+/** The worker name (web) that makes this module serve a pool instead of only declaring it. */
+const POOL_NAME = "ggufc-pool";
+/** The \`workerData\` key that makes a Node worker serve a pool. */
+const POOL_MARK = "ggufcPool";
+
+/** Pool <-> worker messages. */
+type PoolRequest =
+  | { kind: "init"; kernels: ${kernelsType} }
+  | {
+    kind: "run";
+    id: number;
+    images: Uint8Array | Float32Array;
+    count: number;
+    /** Shared output views to write into; absent: reply with copies. */
+    digits?: Uint8Array;
+    probabilities?: Float32Array;
+  };
+type PoolReply =
+  | { kind: "ready"; id: -1 }
+  | { kind: "done"; id: number; digits?: Uint8Array; probabilities?: Float32Array }
+  | { kind: "error"; id: number; name: string; message: string };
+
+/** Web workers and node:worker_threads behind one shape. */
+interface PoolPort {
+  send(message: PoolRequest | PoolReply, transfer: ArrayBuffer[]): void;
+  /** \`onError\`: the worker failed (pool side only; a worker leaves its own errors alone). */
+  listen(onMessage: (message: unknown) => void, onError?: (error: Error) => void): void;
+  terminate(): Promise<void>;
+}
+
+/** The parts of node:worker_threads the pool uses. */
+interface NodeWorkerThreads {
+  Worker: new (url: URL, options: { workerData: unknown }) => NodeEndpoint;
+  isMainThread: boolean;
+  workerData: unknown;
+  parentPort: NodeEndpoint | null;
+}
+
+/** node:worker_threads when running under Node (>= 20.16), without an import. */
+function nodeWorkerThreads(): NodeWorkerThreads | undefined {
+  const g = globalThis as unknown as {
+    Worker?: unknown;
+    process?: { getBuiltinModule?: (id: string) => unknown };
+  };
+  if (typeof g.Worker === "function") return undefined; // Deno, browsers, Bun: web workers
+  return g.process?.getBuiltinModule?.("node:worker_threads") as NodeWorkerThreads | undefined;
+}
+
+/** The parts of node:worker_threads' MessagePort / Worker the pool uses. */
+interface NodeEndpoint {
+  postMessage(message: unknown, transfer?: ArrayBuffer[]): void;
+  on(event: string, listener: (value: never) => void): void;
+  terminate?(): Promise<number>;
+}
+
+/** The parts of a web Worker (and of a worker's global scope) the pool uses. */
+interface WebEndpoint {
+  postMessage(message: unknown, transfer: ArrayBuffer[]): void;
+  addEventListener(type: string, listener: (event: never) => void): void;
+  terminate?(): void;
+}
+
+function webPort(w: WebEndpoint): PoolPort {
+  return {
+    send: (m, t) => w.postMessage(m, t),
+    listen(onMessage, onError) {
+      w.addEventListener("message", (e: { data: unknown }) => onMessage(e.data));
+      if (!onError) return;
+      w.addEventListener("messageerror", () => onError(new Error("a pool message could not be read")));
+      w.addEventListener("error", (e: { message?: string; preventDefault(): void }) => {
+        e.preventDefault(); // handled here: do not let it end the calling thread
+        onError(new Error(\`pool worker failed: \${e.message ?? "unknown error"}\`));
+      });
+    },
+    terminate: () => (w.terminate?.(), Promise.resolve()),
+  };
+}
+
+function nodePort(p: NodeEndpoint): PoolPort {
+  return {
+    send: (m, t) => p.postMessage(m, t),
+    listen(onMessage, onError) {
+      p.on("message", (m: unknown) => onMessage(m));
+      if (!onError) return;
+      p.on("error", (e: Error) => onError(new Error(\`pool worker failed: \${e.message}\`)));
+      p.on("exit", (code: number) => onError(new Error(\`pool worker exited (code \${code})\`)));
+    },
+    terminate: async () => void await p.terminate?.(),
+  };
+}
+
+/** SharedArrayBuffer exists and, in a browser, the page is cross-origin isolated. */
+function sharedMemoryAvailable(): boolean {
+  const g = globalThis as unknown as { crossOriginIsolated?: boolean };
+  return typeof SharedArrayBuffer === "function" && g.crossOriginIsolated !== false;
+}
+
+/** Starts one worker on this module's own file. */
+function spawnPoolWorker(): PoolPort {
+  const g = globalThis as unknown as {
+    Worker?: new (url: string, options: { type: "module"; name: string }) => WebEndpoint;
+    process?: { versions?: { node?: string } };
+  };
+  if (typeof g.Worker === "function") {
+    return webPort(new g.Worker(import.meta.url, { type: "module", name: POOL_NAME }));
+  }
+  const wt = nodeWorkerThreads();
+  if (wt) return nodePort(new wt.Worker(new URL(import.meta.url), { workerData: { [POOL_MARK]: true } }));
+  throw new Error(
+    g.process?.versions?.node
+      ? \`createPool: needs Node >= 20.16 (process.getBuiltinModule), this is \${g.process.versions.node}\`
+      : "createPool: this environment has no Worker",
+  );
+}
+
+function poolError(r: { name: string; message: string }): Error {
+  const E = r.name === "RangeError" ? RangeError : r.name === "TypeError" ? TypeError : Error;
+  return new E(r.message);
+}
+
+/**
+ * Starts \`n\` workers that each run this module, for batches split over cores. The weights are
+ * compiled once here and shared; shared memory is used only where available.
+ *
+ * @param n number of workers, an integer >= 1 (e.g. the number of cores)
+ * @param options \`shared\`: force or forbid SharedArrayBuffers
+ * @returns the pool, once every worker is ready; call \`close()\` when done
+ * @throws RangeError when n is not an integer >= 1
+ * @example
+ * \`\`\`ts ignore
+ * const pool = await createPool(2);
+ * const { digits } = await pool.predictBatch(pixels, 500); // 500 images, one after another
+ * await pool.close();
+ * \`\`\`
+ */
+export async function createPool(n: number, options: PoolOptions = {}): Promise<Pool> {
+  if (!Number.isInteger(n) || n < 1) {
+    throw new RangeError(\`createPool: n must be an integer >= 1, got \${n}\`);
+  }
+  const shared = options.shared ?? sharedMemoryAvailable();
+  if (shared && !sharedMemoryAvailable()) {
+    throw new Error("createPool: shared memory is not available here (SharedArrayBuffer, cross-origin isolation)");
+  }
+  const kernels: ${kernelsType} = ${compile};
+  const pending = new Map<number, { resolve(r: PoolReply): void; reject(e: Error): void }>();
+  let nextId = 0;
+  let closed = false;
+  let failure: Error | undefined;
+  const ports: PoolPort[] = [];
+  const fail = (e: Error) => {
+    failure ??= e;
+    for (const p of pending.values()) p.reject(e);
+    pending.clear();
+  };
+  const call = (port: PoolPort, id: number, m: PoolRequest, transfer: ArrayBuffer[]) =>
+    new Promise<PoolReply>((resolve, reject) => {
+      if (failure) return reject(failure);
+      pending.set(id, { resolve, reject });
+      port.send(m, transfer);
+    });
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    fail(new Error("the pool was closed"));
+    await Promise.all(ports.map((p) => p.terminate()));
+  };
+  try {
+    for (let i = 0; i < n; i++) {
+      const port = spawnPoolWorker();
+      ports.push(port);
+      const readyId = -1 - i;
+      port.listen((message) => {
+        const r = message as PoolReply;
+        const id = r.kind === "ready" || r.id === -1 ? readyId : r.id;
+        const p = pending.get(id);
+        if (!p) return;
+        pending.delete(id);
+        if (r.kind === "error") p.reject(poolError(r));
+        else p.resolve(r);
+      }, fail);
+    }
+    await Promise.all(ports.map((port, i) => call(port, -1 - i, { kind: "init", kernels }, [])));
+  } catch (e) {
+    await close();
+    throw e;
+  }
+
+  async function poolPredictBatch(
+    images: Uint8Array | Float32Array,
+    count: number,
+  ): Promise<{ digits: Uint8Array; probabilities: Float32Array }> {
+    if (closed) throw new Error("pool.predictBatch: the pool was closed");
+    check(images, count, "pool.predictBatch");
+    const mem = (bytes: number) => shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
+    const digits = new Uint8Array(mem(count));
+    const probabilities = new Float32Array(mem(count * CLASSES * 4));
+    let input = images;
+    if (shared) {
+      input = images instanceof Uint8Array
+        ? new Uint8Array(new SharedArrayBuffer(images.length))
+        : new Float32Array(new SharedArrayBuffer(images.length * 4));
+      input.set(images);
+    }
+    const jobs: Promise<void>[] = [];
+    for (let w = 0; w < ports.length; w++) {
+      // Contiguous slices whose sizes differ by at most one image.
+      const from = Math.floor((w * count) / ports.length);
+      const to = Math.floor(((w + 1) * count) / ports.length);
+      if (to === from) continue;
+      const slice = shared
+        ? input.subarray(from * INPUT_LENGTH, to * INPUT_LENGTH)
+        : input.slice(from * INPUT_LENGTH, to * INPUT_LENGTH);
+      const id = nextId++;
+      const m: PoolRequest = { kind: "run", id, images: slice, count: to - from };
+      if (shared) {
+        m.digits = digits.subarray(from, to);
+        m.probabilities = probabilities.subarray(from * CLASSES, to * CLASSES);
+      }
+      jobs.push(
+        call(ports[w]!, id, m, shared ? [] : [slice.buffer as ArrayBuffer]).then((r) => {
+          if (r.kind !== "done" || shared) return;
+          digits.set(r.digits!, from);
+          probabilities.set(r.probabilities!, from * CLASSES);
+        }),
+      );
+    }
+    await Promise.all(jobs);
+    return { digits, probabilities };
+  }
+
+  return { size: n, shared, predictBatch: poolPredictBatch, close };
+}
+
+/** Worker side: answer the pool's messages with this module's own predictBatch. */
+function servePool(port: PoolPort): void {
+  let started: Promise<void> | undefined;
+  port.listen(async (message) => {
+    const m = message as PoolRequest;
+    const id = m.kind === "run" ? m.id : -1;
+    try {
+      if (m.kind === "init") {
+        started = ${start}.then((e) => {
+          engine = e;
+          loading = Promise.resolve();
+        });
+        await started;
+        port.send({ kind: "ready", id: -1 }, []);
+        return;
+      }
+      await started;
+      const r = predictBatch(m.images, m.count);
+      if (m.digits && m.probabilities) {
+        m.digits.set(r.digits);
+        m.probabilities.set(r.probabilities);
+        port.send({ kind: "done", id }, []);
+      } else {
+        const digits = r.digits.slice(), probabilities = r.probabilities.slice();
+        port.send({ kind: "done", id, digits, probabilities }, [digits.buffer, probabilities.buffer]);
+      }
+    } catch (e) {
+      const err = e instanceof Error ? e : new Error(String(e));
+      port.send({ kind: "error", id, name: err.name, message: err.message }, []);
+    }
+  });
+}
+
+{
+  const g = globalThis as unknown as { name?: unknown; document?: unknown; postMessage?: unknown };
+  const wt = nodeWorkerThreads();
+  const mark = wt && !wt.isMainThread ? (wt.workerData as Record<string, unknown> | null) : null;
+  if (wt?.parentPort && mark?.[POOL_MARK] === true) {
+    servePool(nodePort(wt.parentPort));
+  } else if (
+    g.name === POOL_NAME && typeof g.document === "undefined" && typeof g.postMessage === "function"
+  ) {
+    servePool(webPort(globalThis as unknown as WebEndpoint));
+  }
+}
+`;
+}
