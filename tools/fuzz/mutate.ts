@@ -158,6 +158,37 @@ function editField(b: Uint8Array, r: Rand, fields: readonly Field[]): Uint8Array
   return b;
 }
 
+/**
+ * Appends 16 KiB to 512 KiB (zeros, or copies of one slice of the file) and sets a count,
+ * length or dim to what that tail could hold: large counts that pass the bytes-left checks,
+ * to measure the work and memory per byte of a big hostile header.
+ */
+function grow(b: Uint8Array, r: Rand, fields: readonly Field[]): Uint8Array {
+  const extra = 2 ** (14 + below(r, 6));
+  const out = new Uint8Array(b.length + extra);
+  out.set(b);
+  if (r() < 0.5 && b.length > 0) {
+    const from = below(r, b.length);
+    const piece = b.subarray(from, Math.min(b.length, from + 1 + below(r, 64)));
+    for (let p = b.length; p < out.length; p += piece.length) {
+      out.set(piece.subarray(0, out.length - p), p);
+    }
+  }
+  const sized = fields.filter((f) =>
+    (f.kind === "count" || f.kind === "length" || f.kind === "dim") && f.at + f.width <= b.length
+  );
+  const counts = sized.filter((f) => f.kind === "count");
+  const target = counts.length > 0 && r() < 0.7
+    ? pick(r, counts)
+    : sized.length > 0
+    ? pick(r, sized)
+    : undefined;
+  if (target) {
+    writeField(out, target, BigInt(Math.floor(extra / pick(r, [1, 2, 4, 8, 12, 13, 32]))));
+  }
+  return out;
+}
+
 /** The names of the mutators, for statistics. */
 export const MUTATORS = [
   "flip",
@@ -167,6 +198,7 @@ export const MUTATORS = [
   "insert",
   "delete",
   "field",
+  "grow",
 ] as const;
 
 /**
@@ -180,6 +212,7 @@ export const MUTATORS = [
 export function mutate(seed: Seed, r: Rand, donors: readonly Seed[]): Uint8Array {
   let b: Uint8Array = seed.bytes.slice();
   const rounds = r() < 0.6 ? 1 : 2 + below(r, 3);
+  if (r() < 0.03) b = grow(b, r, seed.fields);
   for (let i = 0; i < rounds; i++) {
     const x = r();
     if (x < 0.35) b = editField(b, r, seed.fields);
