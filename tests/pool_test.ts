@@ -1,0 +1,205 @@
+/**
+ * The emitted module's worker pool (`createPool`): the same digits and the same probabilities,
+ * bit for bit, as the single-threaded `predictBatch` on 1,000 MNIST test images, for a CNN and
+ * the FC net, with and without shared memory, in Deno and in Node 20; `close()` ends the workers
+ * (Deno's op and resource sanitizers stay on; the Node process exits by itself); mistakes are
+ * errors.
+ *
+ * No tolerance: each worker runs the same module file with the same compiled kernels, image by
+ * image, as `predictBatch` does, so every float must be identical (compared by bit pattern).
+ */
+import assert from "node:assert/strict";
+import { bundleJs, compileFile } from "../compiler/mod.ts";
+import { toFileUrl } from "../compiler/emit/path_url.ts";
+import { loadMnist } from "../runtime/mnist_data.ts";
+import { fcWeights, ggmlCnnWeights, ggufOf } from "./helpers/models.ts";
+
+/** What a module with a pool exports (the EmittedModule API plus createPool). */
+interface PoolModule {
+  load(): Promise<void>;
+  backend(): string;
+  predictBatch(
+    images: Uint8Array | Float32Array,
+    count: number,
+  ): { digits: Uint8Array; probabilities: Float32Array };
+  createPool(n: number, options?: { shared?: boolean }): Promise<Pool>;
+}
+interface Pool {
+  readonly size: number;
+  readonly shared: boolean;
+  predictBatch(
+    images: Uint8Array | Float32Array,
+    count: number,
+  ): Promise<{ digits: Uint8Array; probabilities: Float32Array }>;
+  close(): Promise<void>;
+}
+
+const COUNT = 1000;
+const IMAGES = loadMnist("test").images.pixels.slice(0, COUNT * 784);
+
+/** The trained FC net when present, else random weights of its layout. */
+function fcModel(): { name: string; bytes: Uint8Array } {
+  try {
+    return { name: "mnist-fc.gguf", bytes: Deno.readFileSync("models/mnist-fc.gguf") };
+  } catch {
+    return { name: "random-fc.gguf", bytes: ggufOf("mnist-fc", fcWeights(11)) };
+  }
+}
+
+/** ggml HEAD's CNN layout (8 and 16 channels) with random weights. */
+function cnnModel(): { name: string; bytes: Uint8Array } {
+  return { name: "random-cnn.gguf", bytes: ggufOf("mnist-cnn", ggmlCnnWeights(12)) };
+}
+
+const dir = Deno.makeTempDirSync({ prefix: "ggufc_pool_" });
+globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
+
+/** Compiles a model to `dir/<stem>.ts` (and `.mjs`) and imports the .ts. */
+async function emitted(
+  model: { name: string; bytes: Uint8Array },
+  target: "wasm" | "ts",
+): Promise<{ module: PoolModule; js: string }> {
+  const stem = `${model.name.replace(/\.gguf$/, "")}-${target}`;
+  const { source } = compileFile(model.bytes, model.name, { target });
+  Deno.writeTextFileSync(`${dir}/${stem}.ts`, source);
+  Deno.writeTextFileSync(`${dir}/${stem}.mjs`, await bundleJs(source));
+  const module = await import(toFileUrl(`${dir}/${stem}.ts`).href) as PoolModule;
+  await module.load();
+  return { module, js: `${dir}/${stem}.mjs` };
+}
+
+/** Same length and the same bits in every element. */
+function assertSameBits(
+  got: Float32Array | Uint8Array,
+  want: Float32Array | Uint8Array,
+  what: string,
+): void {
+  assert.equal(got.length, want.length, `${what}: length`);
+  const g = new Uint8Array(got.buffer, got.byteOffset, got.byteLength);
+  const w = new Uint8Array(want.buffer, want.byteOffset, want.byteLength);
+  const at = g.findIndex((b, i) => b !== w[i]);
+  assert.equal(at, -1, `${what}: first difference at byte ${at}`);
+}
+
+for (const [label, model] of [["the FC net", fcModel()], ["a CNN", cnnModel()]] as const) {
+  Deno.test(`a pool of 2 gives predictBatch()'s digits and probabilities bit for bit on 1,000 images for ${label}`, async () => {
+    const { module } = await emitted(model, "wasm");
+    const ref = module.predictBatch(IMAGES, COUNT);
+    const want = { digits: ref.digits.slice(), probabilities: ref.probabilities.slice() };
+    for (const shared of [true, false]) {
+      const pool = await module.createPool(2, { shared });
+      try {
+        assert.equal(pool.size, 2);
+        assert.equal(pool.shared, shared);
+        const got = await pool.predictBatch(IMAGES, COUNT);
+        assertSameBits(got.digits, want.digits, `${label}, shared=${shared}: digits`);
+        assertSameBits(got.probabilities, want.probabilities, `${label}, shared=${shared}`);
+      } finally {
+        await pool.close();
+      }
+    }
+  });
+}
+
+Deno.test("pooled calls may overlap, take Float32Array input, fewer images than workers and none", async () => {
+  const { module } = await emitted(cnnModel(), "wasm");
+  const ref = module.predictBatch(IMAGES.subarray(0, 300 * 784), 300);
+  const want = ref.probabilities.slice();
+  const pool = await module.createPool(3);
+  try {
+    const [a, b, c] = await Promise.all([
+      pool.predictBatch(IMAGES.subarray(0, 100 * 784), 100),
+      pool.predictBatch(Float32Array.from(IMAGES.subarray(100 * 784, 300 * 784)), 200),
+      pool.predictBatch(IMAGES.subarray(0, 784), 1),
+    ]);
+    assertSameBits(a!.probabilities, want.subarray(0, 1000), "first 100");
+    assertSameBits(b!.probabilities, want.subarray(1000, 3000), "next 200, as floats");
+    assertSameBits(c!.probabilities, want.subarray(0, 10), "one image on three workers");
+    const none = await pool.predictBatch(new Uint8Array(0), 0);
+    assert.equal(none.digits.length, 0);
+    assert.equal(none.probabilities.length, 0);
+  } finally {
+    await pool.close();
+  }
+});
+
+Deno.test("a pool also runs a module compiled with --target ts", async () => {
+  const { module } = await emitted(fcModel(), "ts");
+  const images = IMAGES.subarray(0, 200 * 784);
+  const want = module.predictBatch(images, 200).probabilities.slice();
+  const pool = await module.createPool(2);
+  try {
+    assertSameBits((await pool.predictBatch(images, 200)).probabilities, want, "ts target");
+  } finally {
+    await pool.close();
+  }
+});
+
+Deno.test("createPool() rejects n < 1 or a fractional n, and pool.predictBatch() a wrong input length", async () => {
+  const { module } = await emitted(cnnModel(), "wasm");
+  for (const n of [0, -1, 1.5, NaN]) {
+    await assert.rejects(module.createPool(n), (e: Error) => {
+      assert.ok(e instanceof RangeError, `n=${n}: ${e}`);
+      assert.match(e.message, /createPool: n must be an integer >= 1/);
+      return true;
+    });
+  }
+  const pool = await module.createPool(1);
+  try {
+    await assert.rejects(pool.predictBatch(new Uint8Array(784 * 2 + 1), 2), (e: Error) => {
+      assert.ok(e instanceof RangeError);
+      assert.match(e.message, /pool\.predictBatch: expected 1568 values \(2 x 784\), got 1569/);
+      return true;
+    });
+    await assert.rejects(pool.predictBatch(new Float32Array(784).fill(256), 1), RangeError);
+    // Still usable after a rejected call.
+    assert.equal((await pool.predictBatch(IMAGES.subarray(0, 784), 1)).digits.length, 1);
+  } finally {
+    await pool.close();
+  }
+  await assert.rejects(pool.predictBatch(IMAGES.subarray(0, 784), 1), /the pool was closed/);
+  await pool.close(); // a second close is harmless
+});
+
+Deno.test("in Node 20 a pool of 2 gives predictBatch()'s results bit for bit, and close() lets the process exit", async () => {
+  const runner = `${dir}/run_pool.mjs`;
+  Deno.writeTextFileSync(
+    runner,
+    `import { readFileSync } from "node:fs";
+const m = await import(new URL(process.argv[2], "file:///").href);
+await m.load();
+const images = new Uint8Array(readFileSync(process.argv[3]));
+const count = images.length / 784;
+const ref = m.predictBatch(images, count);
+const want = Buffer.from(ref.probabilities.buffer, ref.probabilities.byteOffset, ref.probabilities.byteLength).toString("hex");
+const wantDigits = Array.from(ref.digits).join();
+const results = [];
+for (const shared of [true, false]) {
+  const pool = await m.createPool(2, { shared });
+  const r = await pool.predictBatch(images, count);
+  const got = Buffer.from(r.probabilities.buffer, r.probabilities.byteOffset, r.probabilities.byteLength).toString("hex");
+  results.push({ shared: pool.shared, count: r.digits.length, sameBits: got === want, sameDigits: Array.from(r.digits).join() === wantDigits });
+  await pool.close();
+}
+console.log(JSON.stringify({ backend: m.backend(), results }));
+`,
+  );
+  Deno.writeFileSync(`${dir}/images.bin`, IMAGES);
+  for (const model of [fcModel(), cnnModel()]) {
+    const { js } = await emitted(model, "wasm");
+    const out = await new Deno.Command("node", {
+      args: [runner, js, `${dir}/images.bin`],
+      stdout: "piped",
+      stderr: "piped",
+      // A pool that failed to end its workers would keep node alive: fail instead of hanging.
+      signal: AbortSignal.timeout(60_000),
+    }).output();
+    assert.equal(out.code, 0, `${model.name}: ${new TextDecoder().decode(out.stderr)}`);
+    const got = JSON.parse(new TextDecoder().decode(out.stdout));
+    assert.match(got.backend, /^wasm-/);
+    assert.deepEqual(got.results, [
+      { shared: true, count: COUNT, sameBits: true, sameDigits: true },
+      { shared: false, count: COUNT, sameBits: true, sameDigits: true },
+    ], model.name);
+  }
+});
