@@ -76,7 +76,8 @@ for (const layout of LAYOUTS) {
       `  k${i} ${k.kind.padEnd(6)} ${us.toFixed(1).padStart(6)} us  ${
         String(Math.round(macs)).padStart(8)
       } MACs` +
-        `${wino ? ` (Winograd; direct ${direct})` : ""}  ${rate.toFixed(2)} MAC/ns = ${
+        `${wino ? ` (Winograd; direct ${direct})` : ""}` +
+        `${sparse ? " (dense count; zero inputs skipped)" : ""}  ${rate.toFixed(2)} MAC/ns = ${
           (100 * rate / peak.macPerNs).toFixed(0)
         }% of peak`,
     );
