@@ -168,6 +168,68 @@ Deno.test("'ggufc info' and 'ggufc run' end in a result or one line for 80 fuzze
   }
 });
 
+Deno.test("'ggufc convert' and 'ggufc run --images' end in a result or one line for 80 fuzzed state dicts and IDX files", async () => {
+  const sd = seedsOf("statedict");
+  const idx = seedsOf("idx").filter((s) => s.name.includes("images"));
+  for (let i = 0; i < 80; i++) {
+    const cases: string[][] = [
+      ["convert", write(`fuzz-sd-${i}.bin`, caseInput("statedict", sd, 7, i)), "-o", out("gguf")],
+      [
+        "run",
+        goodLegacy,
+        "--images",
+        write(`fuzz-idx-${i}`, caseInput("idx", idx, 7, i)),
+        "--seed",
+        "1",
+      ],
+    ];
+    for (const args of cases) {
+      const r = await cli(args);
+      if (r.code === 0) continue;
+      assert.ok(
+        [EXIT_FORMAT_ERROR, EXIT_USAGE_ERROR].includes(r.code),
+        `${args[0]} case ${i}: ${r.stderr}`,
+      );
+      assert.equal(r.stderr.length, 1, r.stderr.join("\n"));
+    }
+  }
+});
+
+// Found by this helper, in the lead's cli/run.ts and cli/eval.ts: an IDX file of 0 images makes
+// `run` throw a RangeError with a stack trace and `eval` print NaN statistics; labels above 9
+// give test_loss=NaN with exit 0. Enable once fixed.
+Deno.test({
+  name: "'ggufc run' and 'ggufc eval' refuse an IDX file with no images and labels above 9",
+  ignore: true,
+  fn: async () => {
+    const none = write(
+      "none-idx3-ubyte",
+      new Bytes().u32be(0x803).u32be(0).u32be(28).u32be(28).build(),
+    );
+    const noLabels = write("none-idx1-ubyte", new Bytes().u32be(0x801).u32be(0).build());
+    const three = new Bytes().u32be(0x803).u32be(1).u32be(28).u32be(28).build();
+    const one = write("one-idx3-ubyte", padZeros(three, 784));
+    const bad = write("bad-idx1-ubyte", new Bytes().u32be(0x801).u32be(1).u8(200).build());
+    await failsWithOneLine(["run", goodLegacy, "--images", none], EXIT_FORMAT_ERROR, /image/);
+    await failsWithOneLine(
+      ["eval", goodLegacy, "--images", none, "--labels", noLabels],
+      EXIT_FORMAT_ERROR,
+      /image/,
+    );
+    await failsWithOneLine(
+      ["eval", goodLegacy, "--images", one, "--labels", bad],
+      EXIT_FORMAT_ERROR,
+      /label/,
+    );
+  },
+});
+
+function padZeros(b: Uint8Array, n: number): Uint8Array {
+  const out = new Uint8Array(b.length + n);
+  out.set(b);
+  return out;
+}
+
 Deno.test("the real main.ts prints one stderr line without a stack trace and exits 3", async () => {
   const p = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", new URL("../main.ts", import.meta.url).pathname, "info", badTypeGguf],
