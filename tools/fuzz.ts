@@ -6,10 +6,11 @@
  *
  * @module
  */
+import { fileURLToPath } from "node:url";
 import { currentCase, fuzzFormat, saveInput } from "./fuzz/runner.ts";
 import { FUZZ_FORMATS, type FuzzFormat } from "./fuzz/types.ts";
 
-const DEFAULT_SAVE_DIR = new URL("../tests/fixtures/fuzz", import.meta.url).pathname;
+const DEFAULT_SAVE_DIR = fileURLToPath(new URL("../tests/fixtures/fuzz", import.meta.url));
 
 function parseArgs(args: string[]) {
   const opts = {
