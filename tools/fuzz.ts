@@ -12,6 +12,13 @@ import { FUZZ_FORMATS, type FuzzFormat } from "./fuzz/types.ts";
 
 const DEFAULT_SAVE_DIR = fileURLToPath(new URL("../tests/fixtures/fuzz", import.meta.url));
 
+const USAGE = `usage: deno task fuzz [--runs N] [--seed S] [--format gguf|legacy|idx|statedict|all]
+                      [--first I] [--save DIR]
+  --runs N    cases per format (default 10000)
+  --seed S    run seed: the same seed and case index give the same input (default 1)
+  --first I   first case index, e.g. to replay case I alone with --runs 1
+  --save DIR  where failing inputs go (default tests/fixtures/fuzz)`;
+
 function parseArgs(args: string[]) {
   const opts = {
     runs: 10000,
@@ -30,7 +37,10 @@ function parseArgs(args: string[]) {
       i++;
       return n;
     };
-    if (a === "--runs") opts.runs = num();
+    if (a === "--help" || a === "-h") {
+      console.log(USAGE);
+      Deno.exit(0);
+    } else if (a === "--runs") opts.runs = num();
     else if (a === "--seed") opts.seed = num();
     else if (a === "--first") opts.first = num();
     else if (a === "--save" && v !== undefined) opts.save = (i++, v);
@@ -50,9 +60,7 @@ if (import.meta.main) {
     opts = parseArgs(Deno.args);
   } catch (e) {
     console.error(`fuzz: ${(e as Error).message}`);
-    console.error(
-      "usage: deno task fuzz [--runs N] [--seed S] [--format F|all] [--first I] [--save DIR]",
-    );
+    console.error(USAGE);
     Deno.exit(2);
   }
   // A hang never returns to the loop: Ctrl-C saves and names the case that hung.
