@@ -13,6 +13,8 @@ import type { WeightSet, WeightTensor } from "./weights.ts";
 
 /** MNIST images are 28x28 (ggml's MNIST_HW). */
 export const MNIST_HW = 28;
+/** Digit classes (ggml's MNIST_NCLASSES): every model's output has exactly 10 values. */
+export const MNIST_CLASSES = 10;
 
 /** The four model layouts this project reads. */
 export type ModelLayout = "seed-cnn" | "seed-fc" | "ggml-fc" | "ggml-cnn";
@@ -34,7 +36,7 @@ export function buildFc(
   const fc1w = w.get("fc1.weight", [MNIST_HW * MNIST_HW, undefined]);
   const hidden = fc1w.ne[1]!;
   const fc1b = w.get("fc1.bias", [hidden]);
-  const fc2w = w.get("fc2.weight", [hidden, undefined]);
+  const fc2w = w.get("fc2.weight", [hidden, MNIST_CLASSES]);
   const classes = fc2w.ne[1]!;
   const fc2b = w.get("fc2.bias", [classes]);
 
@@ -99,7 +101,7 @@ export function buildCnn(
   cur = b.cont(b.permute(cur, [1, 2, 0, 3], "permute"), "cont");
   cur = b.reshape(cur, [pw * ph * pc, batch], "flatten");
 
-  const dw = w.get(dwn, [pw * ph * pc, undefined]);
+  const dw = w.get(dwn, [pw * ph * pc, MNIST_CLASSES]);
   const db = w.get(dbn, [dw.ne[1]]);
   const logits = b.add_(b.mulMat(weight(b, dw), cur, "dense"), weight(b, db), "logits");
   const probs = b.softMax(logits, "probs");
