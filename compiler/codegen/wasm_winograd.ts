@@ -10,7 +10,8 @@
  * 1. input transform V = B^T d B, SIMD across 4 input channels, into a scratch area;
  * 2. for each of the 16 tile positions xi, a small GEMM M[t][xi][co] = sum_ci V[t][xi][ci] *
  *    U[xi][ci][co], register-blocked as T tiles x 2 output-channel vectors (the U vector loaded
- *    once feeds T tiles);
+ *    once feeds T tiles; a short last group takes more channel vectors instead, so it still
+ *    keeps 8 independent accumulators);
  * 3. output transform Y = A^T M A, + bias, pool (max or avg over the 4 outputs), relu, store.
  *
  * The transforms only add and subtract (and the 1/2 of G, exact in binary), so the result
@@ -103,7 +104,7 @@ export function winogradFn(
   const R = Array.from({ length: 16 }, () => f.local(V128));
   const acc = Array.from({ length: T * 2 }, () => f.local(V128));
   const xs = Array.from({ length: T }, () => f.local(V128));
-  const ws = [f.local(V128), f.local(V128)];
+  const ws = Array.from({ length: 8 }, () => f.local(V128));
   const y = Array.from({ length: 4 }, () => f.local(V128));
   const rowBytes = srcW * CIP * 4;
   const pool = k.pool!;
@@ -142,29 +143,35 @@ export function winogradFn(
         }
       });
     }
-    // 2. M[j][xi][co] = sum_ci V[j][xi][ci] * U[xi][ci][co]
+    // 2. M[j][xi][co] = sum_ci V[j][xi][ci] * U[xi][ci][co], blocked as n tiles x V channel
+    //    vectors (V = 2 for a full group; more for a short last group, to keep 8 accumulators).
+    let V = 2 * Math.floor(T / n);
+    while ((COP / 4) % V !== 0) V /= 2;
+    const groups = COP / 4 / V; // channel blocks of V vectors; U blocks hold 2 vectors (8 channels)
     f.for(xi, 0, 16, 1, () => {
-      f.for(cb, 0, COP / 8, 1, () => {
-        for (let a = 0; a < n * 2; a++) f.f32x4Const(0).set(acc[a]!);
+      f.for(cb, 0, groups, 1, () => {
+        for (let a = 0; a < n * V; a++) f.f32x4Const(0).set(acc[a]!);
         // U block address and V address for this xi.
-        f.get(xi).i32(COP / 8).op(OP.i32Mul).get(cb).op(OP.i32Add).i32(CIP * 32).op(OP.i32Mul)
-          .i32(u).op(OP.i32Add).set(ua);
+        f.get(xi).i32(COP / 8).op(OP.i32Mul).get(cb).i32(V / 2).op(OP.i32Mul).op(OP.i32Add)
+          .i32(CIP * 32).op(OP.i32Mul).i32(u).op(OP.i32Add).set(ua);
         f.get(xi).i32(CIP * 4).op(OP.i32Mul).i32(VS).op(OP.i32Add).set(va);
         f.for(ci, 0, CIP, 4, () => {
           for (let q = 0; q < 4; q++) {
             for (let j = 0; j < n; j++) f.get(va).splatLoad(j * 16 * CIP * 4 + q * 4).set(xs[j]!);
-            for (let v = 0; v < 2; v++) f.get(ua).v128Load(q * 32 + v * 16).set(ws[v]!);
+            for (let v = 0; v < V; v++) {
+              f.get(ua).v128Load((v >> 1) * CIP * 32 + q * 32 + (v & 1) * 16).set(ws[v]!);
+            }
             for (let j = 0; j < n; j++) {
-              for (let v = 0; v < 2; v++) madd(f, acc[2 * j + v]!, xs[j]!, ws[v]!, fma);
+              for (let v = 0; v < V; v++) madd(f, acc[V * j + v]!, xs[j]!, ws[v]!, fma);
             }
           }
           f.get(va).i32(16).op(OP.i32Add).set(va);
           f.get(ua).i32(128).op(OP.i32Add).set(ua);
         });
         for (let j = 0; j < n; j++) {
-          for (let v = 0; v < 2; v++) {
-            f.get(xi).i32(COP * 4).op(OP.i32Mul).get(cb).i32(32).op(OP.i32Mul).op(OP.i32Add)
-              .get(acc[2 * j + v]!).v128Store(MS + j * 16 * COP * 4 + v * 16);
+          for (let v = 0; v < V; v++) {
+            f.get(xi).i32(COP * 4).op(OP.i32Mul).get(cb).i32(V * 16).op(OP.i32Mul).op(OP.i32Add)
+              .get(acc[V * j + v]!).v128Store(MS + j * 16 * COP * 4 + v * 16);
           }
         }
       });
