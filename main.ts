@@ -7,7 +7,13 @@
  * @module
  */
 import { commands } from "./cli/registry.ts";
-import { EXIT_FORMAT_ERROR, EXIT_USAGE_ERROR, FormatError, UsageError } from "./runtime/errors.ts";
+import {
+  EXIT_FORMAT_ERROR,
+  EXIT_USAGE_ERROR,
+  FormatError,
+  printable,
+  UsageError,
+} from "./runtime/errors.ts";
 import { GraphError } from "./compiler/ir/graph.ts";
 
 function usage(): string {
@@ -48,11 +54,12 @@ export async function main(args: string[]): Promise<number> {
     return 0;
   } catch (e) {
     if (e instanceof UsageError) {
-      console.error(`ggufc ${name}: ${e.message}`);
+      console.error(printable(`ggufc ${name}: ${e.message}`));
       return EXIT_USAGE_ERROR;
     }
     if (e instanceof FormatError || e instanceof GraphError) {
-      console.error(`ggufc ${name}: ${e.message}`);
+      // Node names come from model files: escape them like FormatError does.
+      console.error(printable(`ggufc ${name}: ${e.message}`));
       return EXIT_FORMAT_ERROR;
     }
     throw e;

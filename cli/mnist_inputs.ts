@@ -6,7 +6,7 @@
  */
 import { readIdxImages, readIdxLabels } from "../runtime/idx.ts";
 import { mnistPath } from "../runtime/mnist_data.ts";
-import { UsageError } from "../runtime/errors.ts";
+import { FormatError, UsageError } from "../runtime/errors.ts";
 import { readInputFile } from "./command.ts";
 import { MNIST_HW } from "../compiler/frontend/mod.ts";
 
@@ -21,6 +21,10 @@ export interface ImageSet {
 export async function readImages(path: string | undefined): Promise<ImageSet> {
   const file = path ?? mnistPath("test-images");
   const idx = readIdxImages(await readInputFile(file, "images file"), file);
+  if (idx.count === 0) {
+    // Byte 4 holds the image count in an IDX header.
+    throw new FormatError(file, 4, "image count", "at least one image", "0");
+  }
   if (idx.rows !== MNIST_HW || idx.cols !== MNIST_HW) {
     throw new UsageError(
       `images in '${file}' are ${idx.rows}x${idx.cols}; the models take ${MNIST_HW}x${MNIST_HW}`,
@@ -29,7 +33,7 @@ export async function readImages(path: string | undefined): Promise<ImageSet> {
   return { file, count: idx.count, pixels: idx.pixels };
 }
 
-/** Reads `--labels` (default: the MNIST test labels) and checks the count matches. */
+/** Reads `--labels` (default: the MNIST test labels); checks the count and that each is 0..9. */
 export async function readLabels(path: string | undefined, images: ImageSet): Promise<Uint8Array> {
   const file = path ?? mnistPath("test-labels");
   const labels = readIdxLabels(await readInputFile(file, "labels file"), file);
@@ -37,6 +41,11 @@ export async function readLabels(path: string | undefined, images: ImageSet): Pr
     throw new UsageError(
       `'${file}' has ${labels.length} labels but '${images.file}' has ${images.count} images`,
     );
+  }
+  const bad = labels.findIndex((l) => l > 9);
+  if (bad >= 0) {
+    // Labels start after the 8-byte header (magic, count).
+    throw new FormatError(file, 8 + bad, `label of image ${bad}`, "a digit 0..9", `${labels[bad]}`);
   }
   return labels;
 }

@@ -36,9 +36,27 @@ export class FormatError extends Error {
     readonly expected: string,
     readonly found: string,
   ) {
-    super(`${file}: byte ${offset}: ${field}: expected ${expected}, found ${found}`);
+    super(
+      printable(`${file}: byte ${offset}: ${field}: expected ${expected}, found ${found}`),
+    );
     this.name = "FormatError";
   }
+}
+
+/**
+ * Text from a file (names, keys, strings) made safe for a one-line terminal message: control
+ * characters (C0, DEL, C1) and the Unicode line/paragraph separators become `\xNN` / `\uNNNN`
+ * escapes, so a crafted name can neither split the line nor send escape sequences.
+ *
+ * @param text any string
+ * @returns the string with those characters escaped
+ */
+export function printable(text: string): string {
+  // deno-lint-ignore no-control-regex
+  return text.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029]/g, (c) => {
+    const code = c.charCodeAt(0);
+    return code < 0x100 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16)}`;
+  });
 }
 
 /**

@@ -195,9 +195,8 @@ Deno.test("'ggufc convert' and 'ggufc run --images' end in a result or one line 
   }
 });
 
-// Found by this helper, in the lead's cli/run.ts and cli/eval.ts: an IDX file of 0 images makes
-// `run` throw a RangeError with a stack trace and `eval` print NaN statistics; labels above 9
-// give test_loss=NaN with exit 0. Enable once fixed.
+// Regression: an IDX file of 0 images made `run` throw a RangeError and `eval` print NaN
+// statistics; labels above 9 gave test_loss=NaN with exit 0.
 Deno.test({
   name: "'ggufc run' and 'ggufc eval' refuse an IDX file with no images and labels above 9",
   fn: async () => {
@@ -223,10 +222,9 @@ Deno.test({
   },
 });
 
-// Found by this helper: names from the file (tensor names, keys, ZIP entry names) reach
-// FormatError messages raw, so a name holding "\n" splits the one-line error and ESC sequences
-// reach the terminal. Suggested fix (lead, runtime/errors.ts): escape C0/C1 controls, U+2028/9
-// in the FormatError message. Enable once fixed.
+// Regression: names from the file (tensor names, keys, ZIP entry names) reached FormatError
+// messages raw, so a name holding "\n" split the one-line error and ESC sequences reached the
+// terminal; errors.ts printable() escapes them now.
 Deno.test({
   name: "a tensor name holding a newline and ESC sequences still gives one escaped stderr line",
   fn: async () => {
