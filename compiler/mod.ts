@@ -34,6 +34,8 @@ import { kernelMacs, type Plan, type PlanPass } from "./plan/plan.ts";
 import { generateTs } from "./codegen/ts_backend.ts";
 import { generateWasm } from "./codegen/wasm_backend.ts";
 import { emitModule } from "./emit/module.ts";
+import { weightsToF16 } from "./codegen/f16_weights.ts";
+import { type QuantCompute, quantizeWeights, type WeightFormat } from "./plan/quantize_weights.ts";
 
 export { bundleJs } from "./emit/bundle.ts";
 export { loadEmittedModule } from "./emit/load.ts";
@@ -41,6 +43,8 @@ export type { EmittedModule } from "./emit/load.ts";
 export { CompileError, renderPlan } from "./plan/plan.ts";
 export type { Kernel, MemoryReport, Plan, PlanBuffer } from "./plan/plan.ts";
 export { formatGraph } from "./passes/pass.ts";
+export { dequantizedGraph, WEIGHT_FORMATS } from "./plan/quantize_weights.ts";
+export type { QuantCompute, WeightFormat } from "./plan/quantize_weights.ts";
 
 /** ggufc's version, written into every emitted module's header. */
 export const VERSION = "0.1.0";
@@ -67,6 +71,13 @@ export interface CompileOptions {
   readonly target?: "wasm" | "ts";
   /** Emit the relaxed-SIMD (FMA) variant next to the plain SIMD one; default true. */
   readonly relaxed?: boolean;
+  /**
+   * Storage of the weights (`--weights`): "f32" (default); "f16" (halves in the module, widened
+   * at load); "q8_0" / "q4_0" (dense matrices in ggml blocks, kernels computing on them).
+   */
+  readonly weights?: WeightFormat;
+  /** Kernel for q8_0 dense layers: "int8" (ggml's q8_0 x q8_0, default) or "dequant". */
+  readonly quantCompute?: QuantCompute;
   /** WASM: Winograd F(2x2,3x3) for the 3x3 conv + 2x2 pool kernels it fits; default true. */
   readonly winograd?: boolean;
   /** Fill the arena with NaN before every run (tests only). */
@@ -109,9 +120,15 @@ export interface CompileResult {
  * @param graph a batch-1 graph
  * @returns the optimised graph and the plan
  */
-export function planGraph(graph: Graph): { graph: Graph; plan: Plan } {
+export function planGraph(
+  graph: Graph,
+  options: Pick<CompileOptions, "weights" | "quantCompute"> = {},
+): { graph: Graph; plan: Plan } {
   const optimised = runGraphPasses(graph, GRAPH_PASSES);
   let plan = lowerToPlan(optimised);
+  plan = quantizeWeights(plan, options.weights ?? "f32", {
+    compute: options.quantCompute ?? "int8",
+  });
   for (const p of PLAN_PASSES) plan = p.run(plan);
   return { graph: optimised, plan };
 }
@@ -126,12 +143,19 @@ export function planGraph(graph: Graph): { graph: Graph; plan: Plan } {
  */
 export function compileGraph(graph: Graph, options: CompileOptions = {}): CompileResult {
   const target = options.target ?? "wasm";
-  const { graph: optimised, plan } = planGraph(graph);
-  const backend = target === "wasm"
+  const weights = options.weights ?? "f32";
+  const { graph: optimised, plan } = planGraph(graph, options);
+  let backend = target === "wasm"
     ? generateWasm(plan, { relaxed: options.relaxed ?? true, winograd: options.winograd ?? true })
     : generateTs(plan);
-  const passes = [...GRAPH_PASSES.map((p) => p.name), LOWERING, ...PLAN_PASSES.map((p) => p.name)];
-  const userOptions: Record<string, unknown> = { target };
+  if (weights === "f16") backend = { ...backend, weights: weightsToF16(backend.weights) };
+  const passes = [
+    ...GRAPH_PASSES.map((p) => p.name),
+    LOWERING,
+    ...(weights === "q8_0" || weights === "q4_0" ? [`quantize-weights(${weights})`] : []),
+    ...PLAN_PASSES.map((p) => p.name),
+  ];
+  const userOptions: Record<string, unknown> = { target, weights };
   if (target === "wasm") {
     userOptions.relaxed = options.relaxed ?? true;
     userOptions.winograd = options.winograd ?? true;
@@ -142,6 +166,7 @@ export function compileGraph(graph: Graph, options: CompileOptions = {}): Compil
     passes,
     options: userOptions,
     ...(options.poisonArena ? { poisonArena: true } : {}),
+    ...(weights === "f16" ? { weightsF16: true } : {}),
   });
   const macs = plan.kernels.reduce((s, k) => s + kernelMacs(k), 0);
   const mem = plan.memory!;

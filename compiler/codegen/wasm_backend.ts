@@ -38,6 +38,12 @@ import {
   winogradScratchBytes,
 } from "./wasm_winograd.ts";
 import type { BackendOutput } from "./ts_backend.ts";
+import {
+  describeQuantDense,
+  prepareQuantDense,
+  quantDenseFn,
+  type QuantDensePlan,
+} from "./wasm_dense_quant.ts";
 
 /** Options of {@link generateWasm}. */
 export interface WasmOptions {
@@ -177,8 +183,9 @@ async function instantiate(
   };
 }
 
-function describeStrategy(k: Kernel, s: ConvPlan | DensePlan | null): string {
+function describeStrategy(k: Kernel, s: ConvPlan | DensePlan | QuantDensePlan | null): string {
   if (k.kind === "pool2d" || s === null) return "pool, f32x4 across channels";
+  if ("quant" in s) return describeQuantDense(k, s); // quantised weights (wasm_dense_quant.ts)
   if ("dot" in s) {
     return s.dot
       ? `dense, ${k.kind === "dense" ? k.m : 0} f32x4 dot-product accumulators along k`
@@ -195,8 +202,9 @@ function prepare(
   blob: WeightBlob,
   base: number,
   winograd: boolean,
-): ConvPlan | DensePlan | null {
+): ConvPlan | DensePlan | QuantDensePlan | null {
   if (k.kind === "pool2d") return null;
+  if (k.kind === "dense" && k.quant) return prepareQuantDense(k, blob, base); // q8_0 / q4_0
   if (k.kind === "conv2d" && winograd) {
     const bias = k.bias.kind === "channel" ? base + blob.add(k.bias.values) : -1;
     const w = base + blob.add(packWinograd(k));
@@ -297,10 +305,11 @@ function packConv(k: ConvKernel, V: number, blocks: number, tail: number): Float
 function kernelFn(
   plan: Plan,
   k: Kernel,
-  s: ConvPlan | DensePlan | null,
+  s: ConvPlan | DensePlan | QuantDensePlan | null,
   fma: boolean,
   scratchAt: number,
 ): Fn {
+  if (s !== null && "quant" in s) return quantDenseFn(plan, k as DenseKernel, s, fma); // q8_0 / q4_0
   if (k.kind === "conv2d") return convFn(plan, k, s as ConvPlan, fma, scratchAt);
   if (k.kind === "dense") return denseFn(plan, k, s as DensePlan, fma);
   return poolFn(plan, k);

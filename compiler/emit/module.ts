@@ -10,6 +10,7 @@ import type { BackendOutput } from "../codegen/ts_backend.ts";
 import type { Plan } from "../plan/plan.ts";
 import { toBase64 } from "./base64.ts";
 import { jsString, jsValue } from "./escape.ts";
+import { EXPAND_F16_SOURCE } from "../codegen/f16_weights.ts";
 import { poolSource } from "./pool_source.ts";
 
 /** Facts the emitter writes into the header and `info`. */
@@ -24,6 +25,8 @@ export interface EmitMeta {
   readonly options: Record<string, unknown>;
   /** Fill the arena with NaN before every run (tests: catches reads of unwritten memory). */
   readonly poisonArena?: boolean;
+  /** `backend.weights` holds f16 values to widen to f32 at load (`--weights f16`). */
+  readonly weightsF16?: boolean;
 }
 
 /**
@@ -98,7 +101,11 @@ const OUTPUT_AT = ${outputAt};
 const POISON_ARENA = ${meta.poisonArena === true};
 
 /** The weights (little-endian f32, 16-byte aligned blocks), base64. */
-const WEIGHTS = ${jsString(toBase64(backend.weights))};
+const WEIGHTS = ${
+    meta.weightsF16 // --weights f16: stored as halves, widened once (codegen/f16_weights.ts)
+      ? `expandF16(${jsString(toBase64(backend.weights))});\n\n${EXPAND_F16_SOURCE}`
+      : `${jsString(toBase64(backend.weights))};`
+  }
 
 function fromBase64(s: string): Uint8Array<ArrayBuffer> {
   const native = (Uint8Array as unknown as { fromBase64?: (s: string) => Uint8Array<ArrayBuffer> })

@@ -1,0 +1,644 @@
+/**
+ * WASM kernels for dense layers with q8_0 / q4_0 weights ({@link DenseQuant}), computing on the
+ * quantised form.
+ *
+ * "int8" (ggml's q8_0 x q8_0 and q4_0 x q8_0 vec_dot): each call first quantises the input per
+ * block of 32 exactly as ggml's quantize_row_q8_0_ref (amax / 127, scale rounded to f16, values
+ * rounded half away from zero) into scratch memory and lists, per non-zero block, its non-zero
+ * quads (4 consecutive int8 values). Then, for each group of 4V outputs, it walks that list:
+ * every quad is one `i32` splat, multiplied against V vectors of 16 int8 weights (4 outputs x
+ * the quad's 4 k) with
+ * - `i32x4.relaxed_dot_i8x16_i7x16_add_s` (relaxed variant, when the input is >= 0 so its int8
+ *   values are 0..127, the "i7" operand), or
+ * - `i16x8.extend_{low,high}_i8x16_s` + `i32x4.dot_i16x8_s` (plain SIMD128; pairs of lanes
+ *   added at the end of the block).
+ * At the end of a block the i32 sums become f32 and are scaled by d_w * d_x, summed over blocks
+ * in order, then the bias is added: the same operations in the same order as ggml's scalar
+ * vec_dot followed by its add op, so the result is bit-exact with it. Zero quads and zero
+ * blocks add exactly 0, so skipping them changes nothing. q4_0 weights are stored as nibbles
+ * (two outputs' vectors per 16 bytes) and unpacked in registers (`& 15`, `>> 4`, `- 8`).
+ *
+ * "dequant" (q8_0 only): f32 input, non-zero elements listed per block; per element 16 int8
+ * weights are widened to f32 in registers and multiply-added; each block's sums are scaled by
+ * d_w at its end.
+ *
+ * Weights layout (compile time, per group of 4V outputs, so the inner loop streams contiguous
+ * bytes): int8 `[quad][v][output 4][k 4]`; q4_0 `[quad][pair of v][16 bytes]`; dequant
+ * `[k][16 outputs]`. Scales `[block][4V]` f32 per group.
+ *
+ * @module
+ */
+import type { DenseKernel, Kernel, Plan } from "../plan/plan.ts";
+import type { DenseQuant } from "../plan/quantize_weights.ts";
+import { F32, Fn, I32, OP, SIMD, V128 } from "./wasm_encoder.ts";
+import type { WeightBlob } from "./weights_blob.ts";
+
+/** SIMD opcodes beyond the shared table (WebAssembly 2.0 and relaxed-SIMD numbering). */
+const S = {
+  shuffle: 0x0d,
+  i8x16Splat: 0x0f,
+  f32x4Splat: 0x13,
+  f32x4Ge: 0x46,
+  v128And: 0x4e,
+  v128Or: 0x50,
+  f32x4Trunc: 0x69,
+  i8x16NarrowI16x8S: 0x65,
+  i8x16ShrU: 0x6d,
+  i8x16Sub: 0x71,
+  i16x8NarrowI32x4S: 0x85,
+  i16x8ExtendLowI8x16S: 0x87,
+  i16x8ExtendHighI8x16S: 0x88,
+  i32x4ExtendLowI16x8S: 0xa7,
+  i32x4ExtendHighI16x8S: 0xa8,
+  i32x4Add: 0xae,
+  i32x4DotI16x8S: 0xba,
+  f32x4Abs: 0xe0,
+  i32x4TruncSatF32x4S: 0xf8,
+  f32x4ConvertI32x4S: 0xfa,
+  i32x4RelaxedDotI8x16I7x16AddS: 0x113,
+} as const;
+
+/** Scalar opcodes beyond the shared table. */
+const O = {
+  i32GeU: 0x4f,
+  i32LtU: 0x49,
+  i32Ne: 0x47,
+  i32Eq: 0x46,
+  i32And: 0x71,
+  i32Shl: 0x74,
+  i32ShrU: 0x76,
+  f32Gt: 0x5e,
+  f32Lt: 0x5d,
+  f32Nearest: 0x90,
+  i32ReinterpretF32: 0xbc,
+  f32ReinterpretI32: 0xbe,
+} as const;
+
+/** Where a quantised dense kernel's constants are, decided once for both variants. */
+export interface QuantDensePlan {
+  readonly quant: true;
+  /** Output vectors per group. */
+  readonly V: number;
+  /** Full groups of V vectors, then one group of `tail` vectors (0: none). */
+  readonly groups: number;
+  readonly tail: number;
+  /** Byte addresses of the packed weights, the scales and the bias (-1: none). */
+  readonly w: number;
+  readonly d: number;
+  readonly bias: number;
+  /** Bytes of weights / scales per full group. */
+  readonly groupW: number;
+  readonly groupD: number;
+}
+
+/** Above this many output vectors per group the f32 sums live in memory, not registers. */
+const MAX_REGISTER_SUMS = 4;
+
+/** Output vectors per group for each strategy (4V outputs share one walk of the input list). */
+const VECTORS: Record<string, number> = { int8: 8, dequant: 4 };
+
+/** Appends raw bytes to the blob (16-byte aligned); returns their byte offset in the blob. */
+function addBytes(blob: WeightBlob, bytes: Uint8Array): number {
+  const padded = new Uint8Array(Math.ceil(bytes.length / 16) * 16);
+  padded.set(bytes);
+  return blob.add(new Float32Array(padded.buffer));
+}
+
+/** Vector widths of the groups: `groups` of V then the tail. */
+function widths(s: { V: number; groups: number; tail: number }): number[] {
+  return [...Array(s.groups).fill(s.V), ...(s.tail ? [s.tail] : [])] as number[];
+}
+
+/**
+ * Packs a quantised dense kernel's weights, scales and bias into the blob.
+ *
+ * @param k the dense kernel (with `quant`)
+ * @param blob the weights blob
+ * @param base byte address of the blob in WASM memory
+ * @returns the kernel's plan
+ */
+export function prepareQuantDense(k: DenseKernel, blob: WeightBlob, base: number): QuantDensePlan {
+  const q = k.quant!;
+  const vecs = Math.ceil(k.m / 4);
+  const V = Math.min(VECTORS[q.compute]!, vecs);
+  const groups = Math.floor(vecs / V), tail = vecs % V;
+  const ws = widths({ V, groups, tail });
+  const quads = q.kPad / 4;
+  const val = (m: number, kk: number) => (m < k.m ? q.q[m * q.kPad + kk]! : 0);
+  const bytesPerQuad = (v: number) =>
+    q.compute === "dequant" ? 0 : q.type === "q4_0" ? Math.ceil(v / 2) * 16 : v * 16;
+  const groupBytes = (v: number) => q.compute === "dequant" ? q.kPad * 16 : quads * bytesPerQuad(v);
+  const wOut = new Uint8Array(ws.reduce((s, v) => s + groupBytes(v), 0));
+  const dOut = new Float32Array(ws.reduce((s, v) => s + q.blocks * v * 4, 0));
+  let o = 0, od = 0, m0 = 0;
+  for (const v of ws) {
+    if (q.compute === "dequant") {
+      for (let kk = 0; kk < q.kPad; kk++) {
+        for (let j = 0; j < 16; j++) wOut[o++] = j < v * 4 ? val(m0 + j, kk) & 0xff : 0;
+      }
+    } else {
+      for (let qi = 0; qi < quads; qi++) {
+        const lane = (vv: number, t: number) => val(m0 + vv * 4 + (t >> 2), qi * 4 + (t & 3));
+        if (q.type === "q8_0") {
+          for (let vv = 0; vv < v; vv++) {
+            for (let t = 0; t < 16; t++) wOut[o++] = lane(vv, t) & 0xff;
+          }
+        } else {
+          for (let pair = 0; pair < Math.ceil(v / 2); pair++) {
+            for (let t = 0; t < 16; t++) {
+              const lo = lane(2 * pair, t) + 8;
+              const hi = 2 * pair + 1 < v ? lane(2 * pair + 1, t) + 8 : 8;
+              wOut[o++] = lo | (hi << 4);
+            }
+          }
+        }
+      }
+    }
+    for (let b = 0; b < q.blocks; b++) {
+      for (let j = 0; j < v * 4; j++) {
+        const m = m0 + j;
+        dOut[od++] = m < k.m ? q.d[m * q.blocks + b]! : 0;
+      }
+    }
+    m0 += v * 4;
+  }
+  const w = base + addBytes(blob, wOut);
+  const d = base + blob.add(dOut);
+  let bias = -1;
+  if (k.bias) {
+    const b = new Float32Array(vecs * 4);
+    b.set(k.bias);
+    bias = base + blob.add(b);
+  }
+  return {
+    quant: true,
+    V,
+    groups,
+    tail,
+    w,
+    d,
+    bias,
+    groupW: groupBytes(V),
+    groupD: q.blocks * V * 16,
+  };
+}
+
+/** Byte address of a buffer. */
+function at(plan: Plan, buf: number): number {
+  return plan.buffers[buf]!.offset;
+}
+
+/** Scratch layout: int8 input, activation scales, block/element lists. */
+function scratch(plan: Plan, k: DenseKernel): { xq: number; dx: number; list: number } {
+  const q = k.quant!;
+  const s = at(plan, k.scratch);
+  return { xq: s, dx: s + q.kPad, list: s + q.kPad + Math.ceil((4 * q.blocks) / 16) * 16 };
+}
+
+/**
+ * The kernel function of a quantised dense kernel.
+ *
+ * @param plan the placed plan
+ * @param k the kernel (with `quant`)
+ * @param s its plan from {@link prepareQuantDense}
+ * @param relaxed use relaxed-SIMD instructions (the relaxed module variant)
+ * @returns the function body
+ */
+export function quantDenseFn(plan: Plan, k: DenseKernel, s: QuantDensePlan, relaxed: boolean): Fn {
+  const f = new Fn();
+  const q = k.quant!;
+  const pEnd = f.local(I32);
+  if (q.compute === "int8") quantiseInput(f, plan, k, pEnd);
+  else listNonZero(f, plan, k, pEnd);
+  const ws = widths(s);
+  const g = f.local(I32), wg = f.local(I32), sg = f.local(I32);
+  const body = (V: number, groupIndex: number | null) => {
+    if (q.compute === "int8") intGroup(f, plan, k, s, V, groupIndex, g, wg, sg, pEnd, relaxed);
+    else dequantGroup(f, plan, k, s, V, groupIndex, g, wg, sg, pEnd, relaxed);
+  };
+  if (s.groups > 0) {
+    f.for(g, 0, s.groups, 1, () => {
+      f.get(g).i32(s.groupW).op(OP.i32Mul).i32(s.w).op(OP.i32Add).set(wg);
+      f.get(g).i32(s.groupD).op(OP.i32Mul).i32(s.d).op(OP.i32Add).set(sg);
+      body(s.V, null);
+    });
+  }
+  if (s.tail) {
+    f.i32(s.w + s.groups * s.groupW).set(wg);
+    f.i32(s.d + s.groups * s.groupD).set(sg);
+    f.i32(s.groups).set(g);
+    body(s.tail, s.groups);
+  }
+  void ws;
+  if (k.softmax) softmax(f, at(plan, k.dst), k.m);
+  return f;
+}
+
+/** Pushes a v128 of four i32 lanes. */
+function i32x4Const(f: Fn, lanes: readonly number[]): void {
+  f.simd(SIMD.const);
+  for (const l of lanes) f.op(l & 0xff, (l >>> 8) & 0xff, (l >>> 16) & 0xff, (l >>> 24) & 0xff);
+}
+
+/**
+ * Quantises the input per block of 32 (ggml's quantize_row_q8_0_ref) into scratch and lists the
+ * non-zero quads: per block with amax > 0, [block, end pointer, quad indices...]. Leaves the
+ * list's end in `pEnd`.
+ */
+function quantiseInput(f: Fn, plan: Plan, k: DenseKernel, pEnd: number): void {
+  const src = at(plan, k.src);
+  const { xq, dx, list } = scratch(plan, k);
+  const v = Array.from({ length: 8 }, () => f.local(V128));
+  const amax = f.local(V128), idv = f.local(V128), t = f.local(V128);
+  const a = f.local(F32), d = f.local(F32), bits = f.local(I32);
+  const r = Array.from({ length: 8 }, () => f.local(V128));
+  const p = f.local(I32), hp = f.local(I32), bo = f.local(I32);
+  f.i32(list).set(p);
+  /** One block; `load(j)` pushes vector j; `qAddr`/`bIndex` push the block's addresses. */
+  const block = (load: (j: number) => void, qAt: () => void, bIndex: () => void) => {
+    for (let j = 0; j < 8; j++) (load(j), f.set(v[j]!));
+    f.get(v[0]!).simd(S.f32x4Abs).set(amax);
+    for (let j = 1; j < 8; j++) {
+      f.get(amax).get(v[j]!).simd(S.f32x4Abs).simd(SIMD.f32x4Max).set(amax);
+    }
+    f.get(amax).simd(SIMD.f32x4ExtractLane).op(0).get(amax).simd(SIMD.f32x4ExtractLane).op(1)
+      .op(OP.f32Max).get(amax).simd(SIMD.f32x4ExtractLane).op(2).op(OP.f32Max)
+      .get(amax).simd(SIMD.f32x4ExtractLane).op(3).op(OP.f32Max).set(a);
+    f.get(a).f32(0).op(O.f32Gt);
+    f.if(() => {
+      // d = amax / 127; id = 1 / d; the stored scale is d rounded to f16 (round to nearest even).
+      f.get(a).f32(127).op(OP.f32Div).set(d);
+      f.f32(1).get(d).op(OP.f32Div).simd(S.f32x4Splat).set(idv);
+      bIndex();
+      f.i32(2).op(O.i32Shl);
+      // f16 subnormal range: a multiple of 2^-24; otherwise keep 10 mantissa bits.
+      f.get(d).f32(16777216).op(OP.f32Mul).op(O.f32Nearest).f32(5.9604644775390625e-8).op(
+        OP.f32Mul,
+      );
+      f.get(d).op(O.i32ReinterpretF32).tee(bits).i32(0xfff).op(OP.i32Add)
+        .get(bits).i32(13).op(O.i32ShrU).i32(1).op(O.i32And).op(OP.i32Add)
+        .i32(0xffffe000 | 0).op(O.i32And).op(O.f32ReinterpretI32);
+      f.get(d).f32(6.103515625e-5).op(O.f32Lt).op(OP.select);
+      f.f32Store(dx);
+      // q = roundf(x * id): trunc, then away from zero when |fraction| >= 0.5.
+      for (let j = 0; j < 8; j++) {
+        f.get(v[j]!).get(idv).simd(SIMD.f32x4Mul).tee(t).simd(S.f32x4Trunc).set(r[j]!);
+        f.get(r[j]!);
+        f.get(t);
+        i32x4Const(f, [0x80000000, 0x80000000, 0x80000000, 0x80000000]);
+        f.simd(S.v128And);
+        i32x4Const(f, [0x3f800000, 0x3f800000, 0x3f800000, 0x3f800000]);
+        f.simd(S.v128Or); // copysign(1, x)
+        f.get(t).get(r[j]!).simd(SIMD.f32x4Sub).simd(S.f32x4Abs).f32x4Const(0.5).simd(S.f32x4Ge);
+        f.simd(S.v128And).simd(SIMD.f32x4Add).simd(S.i32x4TruncSatF32x4S).set(r[j]!);
+      }
+      for (let h = 0; h < 2; h++) {
+        qAt();
+        f.get(r[4 * h]!).get(r[4 * h + 1]!).simd(S.i16x8NarrowI32x4S);
+        f.get(r[4 * h + 2]!).get(r[4 * h + 3]!).simd(S.i16x8NarrowI32x4S);
+        f.simd(S.i8x16NarrowI16x8S).v128Store(xq + 16 * h);
+      }
+      // The block's non-zero quads.
+      f.get(p).set(hp);
+      f.get(p).i32(8).op(OP.i32Add).set(p);
+      for (let j = 0; j < 8; j++) {
+        qAt();
+        f.i32Load(xq + 4 * j).i32(0).op(O.i32Ne);
+        f.if(() => {
+          f.get(p);
+          bIndex();
+          f.i32(8).op(OP.i32Mul).i32(j).op(OP.i32Add).i32Store();
+          f.get(p).i32(4).op(OP.i32Add).set(p);
+        });
+      }
+      f.get(hp);
+      bIndex();
+      f.i32Store();
+      f.get(hp).get(p).i32Store(4);
+    });
+  };
+  const full = Math.floor(k.k / 32), rem = k.k % 32;
+  if (full > 0) {
+    // bo: byte offset of the block in the input (b * 128).
+    f.for(bo, 0, full * 128, 128, () => {
+      block(
+        (j) => f.get(bo).v128Load(src + 16 * j),
+        () => f.get(bo).i32(2).op(O.i32ShrU),
+        () => f.get(bo).i32(7).op(O.i32ShrU),
+      );
+    });
+  }
+  if (rem > 0) {
+    const o = full * 128;
+    block(
+      (j) => {
+        const n = Math.min(4, rem - 4 * j);
+        if (n <= 0) f.f32x4Const(0);
+        else {
+          f.i32(0).v128Load(src + o + 16 * j);
+          if (n < 4) {
+            i32x4Const(f, [0, 1, 2, 3].map((l) => (l < n ? -1 : 0)));
+            f.simd(S.v128And);
+          }
+        }
+      },
+      () => f.i32(full * 32),
+      () => f.i32(full),
+    );
+  }
+  f.get(p).set(pEnd);
+}
+
+/** Lists the non-zero f32 inputs per block: [block, end pointer, element indices...]. */
+function listNonZero(f: Fn, plan: Plan, k: DenseKernel, pEnd: number): void {
+  const src = at(plan, k.src);
+  const { list } = scratch(plan, k);
+  const p = f.local(I32), hp = f.local(I32), b = f.local(I32), e = f.local(I32);
+  const blocks = Math.ceil(k.k / 32);
+  f.i32(list).set(p);
+  f.for(b, 0, blocks, 1, () => {
+    f.get(p).set(hp);
+    f.get(p).i32(8).op(OP.i32Add).set(p);
+    const last = Math.min(32, k.k - 32 * (blocks - 1));
+    // Elements of block b: 32 of them (fewer in the last block).
+    f.get(b).i32(32).op(OP.i32Mul).set(e);
+    f.loop(() => {
+      f.get(e).i32(2).op(O.i32Shl).f32Load(src).f32(0).op(OP.f32Ne);
+      f.if(() => {
+        f.get(p).get(e).i32Store();
+        f.get(p).i32(4).op(OP.i32Add).set(p);
+      });
+      f.get(e).i32(1).op(OP.i32Add).tee(e);
+      // end of this block: min(32 (b + 1), k)
+      f.i32(32 * (blocks - 1) + last).get(b).i32(32).op(OP.i32Mul).i32(32).op(OP.i32Add)
+        .get(b).i32(blocks - 1).op(O.i32Eq).op(OP.select);
+      f.op(OP.i32LtS).brIf(0);
+    });
+    f.get(p).get(hp).i32(8).op(OP.i32Add).op(O.i32Eq);
+    f.if(() => {
+      f.get(hp).set(p); // nothing in this block
+    });
+    f.get(p).get(hp).op(O.i32Ne);
+    f.if(() => {
+      f.get(hp).get(b).i32Store();
+      f.get(hp).get(p).i32Store(4);
+    });
+  });
+  f.get(p).set(pEnd);
+}
+
+/** One group of V output vectors, int8 path. */
+function intGroup(
+  f: Fn,
+  plan: Plan,
+  k: DenseKernel,
+  s: QuantDensePlan,
+  V: number,
+  groupIndex: number | null,
+  g: number,
+  wg: number,
+  sg: number,
+  pEnd: number,
+  relaxed: boolean,
+): void {
+  const q = k.quant!;
+  const { xq, dx, list } = scratch(plan, k);
+  const useRelaxed = relaxed && q.nonNegativeInput;
+  const p = f.local(I32), e = f.local(I32), qi = f.local(I32), wa = f.local(I32), bo = f.local(I32);
+  const xs = f.local(V128), xs16 = f.local(V128), w = f.local(V128), dxv = f.local(V128);
+  // Wide groups keep the f32 sums in the output buffer (registers hold the i32 sums).
+  const inMemory = V > MAX_REGISTER_SUMS;
+  const facc = inMemory ? [] : Array.from({ length: V }, () => f.local(V128));
+  const A = Array.from({ length: V }, () => f.local(V128));
+  const B = useRelaxed ? [] : Array.from({ length: V }, () => f.local(V128));
+  const perQuad = q.type === "q4_0" ? Math.ceil(V / 2) * 16 : V * 16;
+  const da = f.local(I32);
+  if (groupIndex === null) {
+    f.get(g).i32(s.V * 16).op(OP.i32Mul).i32(at(plan, k.dst)).op(OP.i32Add).set(da);
+  } else f.i32(at(plan, k.dst) + groupIndex * s.V * 16).set(da);
+  if (inMemory) { for (let v = 0; v < V; v++) f.get(da).f32x4Const(0).v128Store(v * 16); }
+  else for (const a of facc) f.f32x4Const(0).set(a);
+  f.i32(list).set(p);
+  f.block(() => {
+    f.get(p).get(pEnd).op(O.i32GeU).brIf(0);
+    f.loop(() => {
+      f.get(p).i32Load(4).set(e);
+      f.get(p).i32Load().i32(V * 16).op(OP.i32Mul).get(sg).op(OP.i32Add).set(bo);
+      f.get(p).i32Load().i32(2).op(O.i32Shl).f32Load(dx).simd(S.f32x4Splat).set(dxv);
+      f.get(p).i32(8).op(OP.i32Add).set(p);
+      for (let v = 0; v < V; v++) {
+        i32x4Const(f, [0, 0, 0, 0]);
+        f.set(A[v]!);
+        if (!useRelaxed) (i32x4Const(f, [0, 0, 0, 0]), f.set(B[v]!));
+      }
+      f.loop(() => {
+        f.get(p).i32Load().tee(qi).i32(2).op(O.i32Shl).splatLoad(xq).set(xs);
+        if (!useRelaxed) f.get(xs).simd(S.i16x8ExtendLowI8x16S).set(xs16);
+        f.get(qi).i32(perQuad).op(OP.i32Mul).get(wg).op(OP.i32Add).set(wa);
+        for (let v = 0; v < V; v++) {
+          if (q.type === "q8_0") f.get(wa).v128Load(v * 16).set(w);
+          else {
+            f.get(wa).v128Load((v >> 1) * 16);
+            if (v % 2 === 0) {
+              i32x4Const(f, [0x0f0f0f0f, 0x0f0f0f0f, 0x0f0f0f0f, 0x0f0f0f0f]);
+              f.simd(S.v128And);
+            } else f.i32(4).simd(S.i8x16ShrU);
+            i32x4Const(f, [0x08080808, 0x08080808, 0x08080808, 0x08080808]);
+            f.simd(S.i8x16Sub).set(w);
+          }
+          if (useRelaxed) {
+            f.get(w).get(xs).get(A[v]!).simd(S.i32x4RelaxedDotI8x16I7x16AddS).set(A[v]!);
+          } else {
+            f.get(A[v]!).get(w).simd(S.i16x8ExtendLowI8x16S).get(xs16).simd(S.i32x4DotI16x8S)
+              .simd(S.i32x4Add).set(A[v]!);
+            f.get(B[v]!).get(w).simd(S.i16x8ExtendHighI8x16S).get(xs16).simd(S.i32x4DotI16x8S)
+              .simd(S.i32x4Add).set(B[v]!);
+          }
+        }
+        f.get(p).i32(4).op(OP.i32Add).tee(p).get(e).op(O.i32LtU).brIf(0);
+      });
+      // End of the block: sumf += (float)sumi * (d_w * d_x), per output.
+      for (let v = 0; v < V; v++) {
+        if (inMemory) f.get(da).get(da).v128Load(v * 16);
+        else f.get(facc[v]!);
+        if (useRelaxed) f.get(A[v]!);
+        else {
+          f.get(A[v]!).get(B[v]!).simd(S.shuffle).op(
+            0,
+            1,
+            2,
+            3,
+            8,
+            9,
+            10,
+            11,
+            16,
+            17,
+            18,
+            19,
+            24,
+            25,
+            26,
+            27,
+          );
+          f.get(A[v]!).get(B[v]!).simd(S.shuffle).op(
+            4,
+            5,
+            6,
+            7,
+            12,
+            13,
+            14,
+            15,
+            20,
+            21,
+            22,
+            23,
+            28,
+            29,
+            30,
+            31,
+          );
+          f.simd(S.i32x4Add);
+        }
+        f.simd(S.f32x4ConvertI32x4S);
+        f.get(bo).v128Load(v * 16).get(dxv).simd(SIMD.f32x4Mul).simd(SIMD.f32x4Mul);
+        f.simd(SIMD.f32x4Add);
+        if (inMemory) f.v128Store(v * 16);
+        else f.set(facc[v]!);
+      }
+      f.get(p).get(pEnd).op(O.i32LtU).brIf(0);
+    });
+  });
+  if (inMemory) {
+    for (let v = 0; v < V; v++) {
+      f.get(da).get(da).v128Load(v * 16);
+      if (s.bias >= 0) {
+        if (groupIndex === null) f.get(g).i32(s.V * 16).op(OP.i32Mul);
+        else f.i32(groupIndex * s.V * 16);
+        f.v128Load(s.bias + v * 16).simd(SIMD.f32x4Add);
+      }
+      if (k.relu) f.f32x4Const(0).simd(SIMD.f32x4Max);
+      f.v128Store(v * 16);
+    }
+  } else storeGroup(f, plan, k, s, V, groupIndex, g, facc);
+}
+
+/** out = sum + bias, relu, stored at the group's outputs. */
+function storeGroup(
+  f: Fn,
+  plan: Plan,
+  k: DenseKernel,
+  s: QuantDensePlan,
+  V: number,
+  groupIndex: number | null,
+  g: number,
+  facc: number[],
+): void {
+  const dst = at(plan, k.dst);
+  for (let v = 0; v < V; v++) {
+    // address: dst + (g * V + v) * 16
+    if (groupIndex === null) f.get(g).i32(s.V * 16).op(OP.i32Mul);
+    else f.i32(groupIndex * s.V * 16);
+    f.get(facc[v]!);
+    if (s.bias >= 0) {
+      if (groupIndex === null) f.get(g).i32(s.V * 16).op(OP.i32Mul);
+      else f.i32(groupIndex * s.V * 16);
+      f.v128Load(s.bias + v * 16).simd(SIMD.f32x4Add);
+    }
+    if (k.relu) f.f32x4Const(0).simd(SIMD.f32x4Max);
+    f.v128Store(dst + v * 16);
+  }
+}
+
+/** One group of V output vectors, dequantise-in-register path (q8_0, f32 input). */
+function dequantGroup(
+  f: Fn,
+  plan: Plan,
+  k: DenseKernel,
+  s: QuantDensePlan,
+  V: number,
+  groupIndex: number | null,
+  g: number,
+  wg: number,
+  sg: number,
+  pEnd: number,
+  fma: boolean,
+): void {
+  const src = at(plan, k.src);
+  const { list } = scratch(plan, k);
+  const p = f.local(I32), e = f.local(I32), kk = f.local(I32), bo = f.local(I32);
+  const xv = f.local(V128), w = f.local(V128), lo = f.local(V128), hi = f.local(V128);
+  const wf = f.local(V128);
+  const facc = Array.from({ length: V }, () => f.local(V128));
+  const bacc = Array.from({ length: V }, () => f.local(V128));
+  for (const a of facc) f.f32x4Const(0).set(a);
+  f.i32(list).set(p);
+  f.block(() => {
+    f.get(p).get(pEnd).op(O.i32GeU).brIf(0);
+    f.loop(() => {
+      f.get(p).i32Load(4).set(e);
+      f.get(p).i32Load().i32(V * 16).op(OP.i32Mul).get(sg).op(OP.i32Add).set(bo);
+      f.get(p).i32(8).op(OP.i32Add).set(p);
+      for (const a of bacc) f.f32x4Const(0).set(a);
+      f.loop(() => {
+        f.get(p).i32Load().tee(kk).i32(2).op(O.i32Shl).splatLoad(src).set(xv);
+        f.get(kk).i32(4).op(O.i32Shl).get(wg).op(OP.i32Add).v128Load().set(w);
+        f.get(w).simd(S.i16x8ExtendLowI8x16S).set(lo);
+        if (V > 2) f.get(w).simd(S.i16x8ExtendHighI8x16S).set(hi);
+        for (let v = 0; v < V; v++) {
+          f.get(v < 2 ? lo : hi).simd(
+            v % 2 === 0 ? S.i32x4ExtendLowI16x8S : S.i32x4ExtendHighI16x8S,
+          )
+            .simd(S.f32x4ConvertI32x4S).set(wf);
+          if (fma) f.get(xv).get(wf).get(bacc[v]!).simd(SIMD.f32x4RelaxedMadd).set(bacc[v]!);
+          else {f.get(bacc[v]!).get(xv).get(wf).simd(SIMD.f32x4Mul).simd(SIMD.f32x4Add).set(
+              bacc[v]!,
+            );}
+        }
+        f.get(p).i32(4).op(OP.i32Add).tee(p).get(e).op(O.i32LtU).brIf(0);
+      });
+      for (let v = 0; v < V; v++) {
+        f.get(facc[v]!).get(bacc[v]!).get(bo).v128Load(v * 16).simd(SIMD.f32x4Mul)
+          .simd(SIMD.f32x4Add).set(facc[v]!);
+      }
+      f.get(p).get(pEnd).op(O.i32LtU).brIf(0);
+    });
+  });
+  storeGroup(f, plan, k, s, V, groupIndex, g, facc);
+}
+
+/** In-place soft_max of n floats at `dst` with the imported f64 `Math.exp` (function 0). */
+function softmax(f: Fn, dst: number, n: number): void {
+  const m = f.local(I32), max = f.local(F32), sum = f.local(F32), e = f.local(F32);
+  f.f32(-Infinity).set(max);
+  f.for(m, 0, n * 4, 4, () => {
+    f.get(max).get(m).f32Load(dst).op(OP.f32Max).set(max);
+  });
+  f.f32(0).set(sum);
+  f.for(m, 0, n * 4, 4, () => {
+    f.get(m).f32Load(dst).op(OP.f64PromoteF32).get(max).op(OP.f64PromoteF32).op(OP.f64Sub)
+      .call(0).op(OP.f32DemoteF64).set(e);
+    f.get(m).get(e).f32Store(dst);
+    f.get(sum).get(e).op(OP.f32Add).set(sum);
+  });
+  f.for(m, 0, n * 4, 4, () => {
+    f.get(m).get(m).f32Load(dst).get(sum).op(OP.f32Div).f32Store(dst);
+  });
+}
+
+/**
+ * One line saying how a quantised dense kernel is computed (for `--plan` notes).
+ *
+ * @param k the kernel
+ * @param s its plan
+ * @returns the description
+ */
+export function describeQuantDense(k: Kernel, s: QuantDensePlan): string {
+  const q = (k as DenseKernel).quant!;
+  return q.compute === "int8"
+    ? `dense ${q.type} x q8_0 (ggml vec_dot): input quantised per 32-block, int8 dot products over non-zero quads (${
+      q.nonNegativeInput ? "relaxed i8x16.i7x16 dot, or " : ""
+    }i32x4.dot_i16x8_s), ${s.V} output vectors per group`
+    : `dense ${q.type} weights dequantised in registers x f32 input (non-zero inputs), ${s.V} output vectors per group`;
+}
