@@ -125,7 +125,7 @@ export class DrawingPad {
     const cctx = this.#committed.getContext("2d")!;
     cctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
     cctx.imageSmoothingEnabled = true;
-    cctx.imageSmoothingQuality = "high";
+    cctx.imageSmoothingQuality = "low"; // bilinear: "high" rings (faint lines beside strokes)
     cctx.drawImage(small, 0, 0, this.canvas.width, this.canvas.height);
     this.#redraw();
     this.#empty = false;
