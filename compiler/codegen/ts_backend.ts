@@ -11,6 +11,7 @@
  */
 import { type ConvKernel, type DenseKernel, type Plan, type PoolKernel } from "../plan/plan.ts";
 import { WeightBlob } from "./weights_blob.ts";
+import { denseQuantTs } from "./ts_dense_quant.ts";
 
 /** What a backend hands to the module emitter. */
 export interface BackendOutput {
@@ -47,6 +48,8 @@ export function generateTs(plan: Plan): BackendOutput {
       ? convTs(plan, k, blob)
       : k.kind === "pool2d"
       ? poolTs(plan, k)
+      : k.quant // q8_0 / q4_0 weights (ts_dense_quant.ts)
+      ? denseQuantTs(plan, k, blob)
       : denseTs(plan, k, blob);
     fns.push(`/** ${describe(k.nodes)} */\nfunction ${name}(): void {\n${src}\n}`);
     calls.push(`  ${name}();`);
@@ -55,6 +58,7 @@ export function generateTs(plan: Plan): BackendOutput {
 let A: Float32Array = new Float32Array(0); // the arena
 let I: Int32Array = new Int32Array(0); // the arena, as int32 (index lists)
 let W: Float32Array = new Float32Array(0); // the weights
+let U: Uint8Array = new Uint8Array(0); // the weights, as bytes (quantised kernels)
 const ACC = new Float32Array(${maxConvChannels(plan)}); // one conv output pixel, all channels
 
 ${fns.join("\n\n")}
@@ -71,6 +75,7 @@ async function instantiate(weights: string | Uint8Array): Promise<Engine> {
   A = new Float32Array(arena);
   I = new Int32Array(arena);
   W = new Float32Array(weights.buffer, weights.byteOffset, weights.byteLength / 4);
+  U = new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength);
   return { arena: A, run, backend: "ts" };
 }`;
   const notes = plan.kernels.map((k, i) =>

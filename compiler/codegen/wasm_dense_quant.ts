@@ -29,7 +29,6 @@
  * @module
  */
 import type { DenseKernel, Kernel, Plan } from "../plan/plan.ts";
-import type { DenseQuant } from "../plan/quantize_weights.ts";
 import { F32, Fn, I32, OP, SIMD, V128 } from "./wasm_encoder.ts";
 import type { WeightBlob } from "./weights_blob.ts";
 
@@ -98,7 +97,7 @@ const MAX_REGISTER_SUMS = 4;
 const VECTORS: Record<string, number> = { int8: 8, dequant: 4 };
 
 /** Appends raw bytes to the blob (16-byte aligned); returns their byte offset in the blob. */
-function addBytes(blob: WeightBlob, bytes: Uint8Array): number {
+export function addBytes(blob: WeightBlob, bytes: Uint8Array): number {
   const padded = new Uint8Array(Math.ceil(bytes.length / 16) * 16);
   padded.set(bytes);
   return blob.add(new Float32Array(padded.buffer));
