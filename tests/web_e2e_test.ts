@@ -300,33 +300,65 @@ Deno.test({
         assert.ok(await page.locator("#pad-hint").isVisible());
       });
 
-      await t.step("screenshots of a drawn 7, desktop and phone-sized, are saved", async () => {
-        await Deno.mkdir(ARTIFACTS, { recursive: true });
-        await page.locator("#model-cnn").check();
-        await page.click("#clear");
-        await draw(page, DRAWINGS[2]!.strokes);
-        await page.waitForTimeout(300); // the pad's hint fades out in 0.2 s
-        await page.screenshot({ path: `${ARTIFACTS}web_page.png`, fullPage: true });
-        const phone = await browser.newPage({
-          viewport: { width: 390, height: 844 },
-          hasTouch: true,
-          isMobile: true,
-        });
-        await phone.goto(url);
-        await phone.waitForSelector("body[data-testset='ready']", { timeout: 30_000 });
-        await phone.click("#random");
-        await settle(phone);
-        await phone.waitForTimeout(300);
-        // The layout fits the narrow viewport: no horizontal scrolling.
-        const overflow = await phone.evaluate(() =>
-          document.documentElement.scrollWidth - innerWidth
-        );
-        assert.ok(overflow <= 0, `page is ${overflow}px wider than the viewport`);
-        await phone.screenshot({ path: `${ARTIFACTS}web_page_phone.png`, fullPage: true });
-        await phone.close();
-        assert.deepEqual(errors, []);
-        assert.deepEqual(foreign, [], "the page fetched something from elsewhere");
-      });
+      await t.step(
+        "a 7 drawn by touch on a phone-sized page is recognised; screenshots of both layouts are saved",
+        async () => {
+          await Deno.mkdir(ARTIFACTS, { recursive: true });
+          await page.locator("#model-cnn").check();
+          await page.click("#clear");
+          await draw(page, DRAWINGS[2]!.strokes);
+          await page.waitForTimeout(300); // the pad's hint fades out in 0.2 s
+          await page.screenshot({ path: `${ARTIFACTS}web_page.png`, fullPage: true });
+          const phone = await browser.newPage({
+            viewport: { width: 390, height: 844 },
+            hasTouch: true,
+            isMobile: true,
+          });
+          await phone.goto(url);
+          await phone.waitForSelector("body[data-testset='ready']", { timeout: 30_000 });
+          // A finger draws a 7: touch events become pointer events on the pad.
+          const pad = (await phone.locator("#pad").boundingBox())!;
+          const cdp = await phone.context().newCDPSession(phone);
+          const touch = async (
+            type: "touchStart" | "touchMove" | "touchEnd",
+            p?: [number, number],
+          ) => {
+            const touchPoints = p
+              ? [{ x: pad.x + p[0] * pad.width, y: pad.y + p[1] * pad.height }]
+              : [];
+            await cdp.send("Input.dispatchTouchEvent", { type, touchPoints });
+          };
+          const seven = DRAWINGS[2]!.strokes[0]!;
+          await touch("touchStart", seven[0]);
+          for (let k = 1; k < seven.length; k++) {
+            for (let j = 1; j <= 6; j++) {
+              const [a, b] = [seven[k - 1]!, seven[k]!];
+              await touch("touchMove", [
+                a[0] + (b[0] - a[0]) * j / 6,
+                a[1] + (b[1] - a[1]) * j / 6,
+              ]);
+            }
+          }
+          await touch("touchEnd");
+          await settle(phone);
+          const touched = await pageState(phone);
+          assert.equal(touched.source, "drawing");
+          assert.equal(touched.digit, 7, `touch-drawn 7 seen as ${touched.digit}`);
+          await cdp.detach();
+          await phone.click("#random");
+          await settle(phone);
+          await phone.waitForTimeout(300);
+          // The layout fits the narrow viewport: no horizontal scrolling.
+          const overflow = await phone.evaluate(() =>
+            document.documentElement.scrollWidth - innerWidth
+          );
+          assert.ok(overflow <= 0, `page is ${overflow}px wider than the viewport`);
+          await phone.screenshot({ path: `${ARTIFACTS}web_page_phone.png`, fullPage: true });
+          await phone.close();
+          assert.deepEqual(errors, []);
+          assert.deepEqual(foreign, [], "the page fetched something from elsewhere");
+        },
+      );
     } finally {
       await browser.close();
       ac.abort();
