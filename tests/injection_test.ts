@@ -88,12 +88,8 @@ Deno.test("hostile model names compile to modules that run and keep the name; ts
   assert.equal(await denoCheck(files), undefined);
 });
 
-// Fails today for every wasm-target module, hostile name or not: the emitted fromBase64()
-// returns Uint8Array<ArrayBufferLike>, which TS 5.9 refuses as WebAssembly.instantiate's
-// BufferSource (TS2345). Reported to the lead; enable once compiler/emit/module.ts is fixed.
 Deno.test({
   name: "a wasm-target module with a hostile name type-checks under deno check",
-  ignore: true,
   fn: async () => {
     const model = hostileModel("mnist-fc", fcWeights(9, 2), HOSTILE_NAMES.join(""));
     const file = `${dir}/hostile-wasm-check.ts`;
