@@ -5,9 +5,10 @@
  */
 import { choiceOption, type Command, parseCommandArgs, readInputFile } from "./command.ts";
 import { UsageError } from "../runtime/errors.ts";
-import { bundleJs, compileFile, formatGraph, renderPlan } from "../compiler/mod.ts";
+import { bundleJs, compileFile, formatGraph, renderPlan, WEIGHT_FORMATS } from "../compiler/mod.ts";
 
 const help = `usage: ggufc compile MODEL -o OUT.ts [--js] [--target wasm|ts] [--plan] [--no-relaxed]
+       [--weights f32|f16|q8_0|q4_0]
 
 Compiles MODEL (seed CNN / ggml mnist-fc / mnist-cnn GGUF, or the seed's legacy FC file) into
 one standalone ES module with no imports: info, load(), backend(), predict(image),
@@ -18,6 +19,9 @@ options:
   --js                also write the JavaScript next to a .ts output (esbuild, ES2022)
   --target T          wasm (default: SIMD128 kernels inlined as bytes) or ts (plain TypeScript)
   --no-relaxed        leave out the relaxed-SIMD (FMA) variant of the WASM kernels
+  --weights T         weight storage: f32 (default); f16 (half the bytes, widened at load);
+                      q8_0 / q4_0 (ggml blocks; dense layers compute on them as ggml's
+                      q8_0 x q8_0 vec_dot, input quantised per 32-block; conv weights stay f32)
   --plan              print the plan: kernel calls, shapes, arena offsets, bytes, FLOPs
   --print-graph       print the graph after the graph passes`;
 
@@ -32,6 +36,7 @@ export const compileCommand: Command = {
       js: { type: "boolean" },
       target: { type: "string" },
       "no-relaxed": { type: "boolean" },
+      weights: { type: "string" },
       plan: { type: "boolean" },
       "print-graph": { type: "boolean" },
     });
@@ -49,11 +54,13 @@ export const compileCommand: Command = {
       throw new UsageError(`-o must name a .ts, .js or .mjs file, got '${out}'`);
     }
     const target = choiceOption("target", values.target, ["wasm", "ts"] as const) ?? "wasm";
+    const weights = choiceOption("weights", values.weights, WEIGHT_FORMATS) ?? "f32";
     const bytes = await readInputFile(model, "model");
     const t0 = performance.now();
     const result = compileFile(bytes, model.split(/[\\/]/).pop()!, {
       target,
       relaxed: !values["no-relaxed"],
+      weights,
     });
     const ms = performance.now() - t0;
     if (values["print-graph"]) console.log(formatGraph(result.graph));
