@@ -48,6 +48,7 @@ options:
   --layout seed|ggml   tensor names/types: seed (cnn default: F16 kernels, pre-broadcast
                        biases) or ggml (fc, cnn-small default: ggml HEAD's names)
   --legacy FILE        fc only: also write the seed's legacy ggml file (fed raw 0..255 pixels)
+  --shift N            augment: shift each training image by up to N pixels in x and y (0)
   --images N           train on the first N training images only (quick runs)
   --threads T          threads for the matrix products (1); any count gives the same bytes`;
 
@@ -81,6 +82,7 @@ export const trainCommand: Command = {
       legacy: { type: "string" },
       images: { type: "string" },
       threads: { type: "string" },
+      shift: { type: "string" },
     });
     if (positionals.length !== 1) {
       throw new UsageError(`train needs one ARCH (${ARCHS.join(", ")}), got ${positionals.length}`);
@@ -110,6 +112,7 @@ export const trainCommand: Command = {
       lrDecay: numberOption("lr-decay", values["lr-decay"], 0.01, 1) ?? d.lrDecay,
       seed: intOption("seed", values.seed, 0, 0xffffffff) ?? 1,
       threads: intOption("threads", values.threads, 1, 64) ?? 1,
+      shift: intOption("shift", values.shift, 0, 4) ?? 0,
     };
     let data: Digits = loadDigits("train");
     const images = intOption("images", values.images, 20, data.count);

@@ -58,6 +58,8 @@ export function trainMetadata(
     ["ggufc.train.images", gguf.uint32(images)],
     ["ggufc.train.input_scale", gguf.float32(1 / 255)],
   ];
+  // Only when used, so files trained without augmentation keep their bytes.
+  if ((cfg.shift ?? 0) > 0) meta.push(["ggufc.train.shift", gguf.uint32(cfg.shift!)]);
   if (test) {
     meta.push(["ggufc.train.test_accuracy", gguf.float32(test.accuracy)]);
     meta.push(["ggufc.train.test_loss", gguf.float32(test.loss)]);

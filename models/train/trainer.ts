@@ -32,6 +32,11 @@ export interface TrainConfig {
    * part of the model's metadata
    */
   readonly threads?: number;
+  /**
+   * data augmentation: each training image is shifted by a random whole number of pixels in
+   * [-shift, shift] along x and along y, zero-filled (default 0: off); never for validation
+   */
+  readonly shift?: number;
 }
 
 /** Figures of one finished epoch. */
@@ -102,6 +107,20 @@ class Adam {
         w[j] = w[j]! - a * mj / (Math.sqrt(vj) + eps);
       }
     });
+  }
+}
+
+/** Shifts the 28×28 image at `x[off..]` by random (dx, dy) in [-s, s]², zero-filling. */
+function shiftImage(x: Float32Array, off: number, s: number, rng: Rng, tmp: Float32Array): void {
+  const dx = rng.below(2 * s + 1) - s, dy = rng.below(2 * s + 1) - s;
+  if (dx === 0 && dy === 0) return;
+  tmp.set(x.subarray(off, off + 784));
+  for (let y = 0; y < 28; y++) {
+    const sy = y - dy;
+    for (let xx = 0; xx < 28; xx++) {
+      const sx = xx - dx;
+      x[off + y * 28 + xx] = sy >= 0 && sy < 28 && sx >= 0 && sx < 28 ? tmp[sy * 28 + sx]! : 0;
+    }
   }
 }
 
@@ -203,6 +222,7 @@ function trainLoop(
   net.init(new Rng(cfg.seed, 1));
   const shuffleRng = new Rng(cfg.seed, 2);
   const dropoutRng = new Rng(cfg.seed, 3);
+  const shiftRng = new Rng(cfg.seed, 4), shift = cfg.shift ?? 0, tmp = new Float32Array(784);
   const ctx: RunContext = { gemm: kernels, train: true, uniform: () => dropoutRng.uniform() };
   const adam = new Adam(net.params.map((p) => p.value.length));
 
@@ -223,6 +243,9 @@ function trainLoop(
       const n = Math.min(cfg.batch, nTrain - from);
       gatherBatch(data, order, from, n, net.x, labels);
       net.x.fill(0, n * 784);
+      if (shift > 0) {
+        for (let i = 0; i < n; i++) shiftImage(net.x, i * 784, shift, shiftRng, tmp);
+      }
       for (const p of net.params) p.grad.fill(0);
       const r = net.trainStep(ctx, labels, n, n);
       adam.step(net.params, lr);
