@@ -36,7 +36,6 @@ import { emitModule } from "../compiler/emit/module.ts";
 import { loadModel, type ModelLayout } from "../compiler/frontend/mod.ts";
 import type { Graph } from "../compiler/ir/graph.ts";
 import { type EmittedModule, loadEmittedModule } from "../compiler/emit/load.ts";
-import { toFileUrl } from "../compiler/emit/path_url.ts";
 import { runGraph } from "../runtime/interpreter.ts";
 import { loadMnist } from "../runtime/mnist_data.ts";
 import { createPeer, type Peer, PEER_IDS, type PeerId } from "./peers/mod.ts";
@@ -447,52 +446,12 @@ export const ENGINE_ORDER: readonly string[] = ["wasm", "ts", "interpreter", ...
  * @returns the module source
  */
 export function emitWasm(plan: Plan): string {
-  const backend = generateWasm(plan, { relaxed: true });
+  // The defaults of compileGraph for --target wasm (keep in step with compiler/mod.ts).
+  const backend = generateWasm(plan, { relaxed: true, winograd: true });
   return emitModule(plan, backend, {
     version: VERSION,
     sha256: "0".repeat(64),
     passes: [...GRAPH_PASSES.map((p) => p.name), LOWERING, ...PLAN_PASSES.map((p) => p.name)],
-    options: { target: "wasm", relaxed: true },
+    options: { target: "wasm", weights: "f32", relaxed: true, winograd: true },
   });
-}
-
-/** The emitted module's own instantiation, callable again and again. */
-export interface Harness {
-  /** Runs what `load()` runs, creating a fresh WebAssembly instance each call. */
-  instantiate(): Promise<unknown>;
-}
-
-/** Top-level names of the emitted module that `load()` uses. */
-const HARNESS_NAMES = ["instantiate", "fromBase64", "WEIGHTS"] as const;
-
-/**
- * A copy of the model's WASM module that also exports its internal `instantiate`, `fromBase64`
- * and `WEIGHTS` (the shipped module instantiates once per import, by design), written next to
- * the module and imported.
- *
- * @param model the prepared model
- * @returns a function repeating the body of the module's `load()`
- * @throws Error when the emitted module no longer declares those names
- */
-export async function harnessOf(model: PreparedModel): Promise<Harness> {
-  const source = model.compiled.wasm.source;
-  for (const name of HARNESS_NAMES) {
-    if (!new RegExp(`^(async function|function|const) ${name}\\b`, "m").test(source)) {
-      throw new Error(
-        `the emitted module no longer declares '${name}' at top level; update bench/setup.ts harnessOf()`,
-      );
-    }
-  }
-  const path = `${BUILD_DIR}${model.spec.id}.wasm.harness.ts`;
-  writeIfChanged(
-    path,
-    source +
-      `\nexport { instantiate as __instantiate, fromBase64 as __fromBase64, WEIGHTS as __WEIGHTS };\n`,
-  );
-  const m = await import(toFileUrl(path).href) as {
-    __instantiate(weights: Uint8Array): Promise<unknown>;
-    __fromBase64(s: string): Uint8Array;
-    __WEIGHTS: string;
-  };
-  return { instantiate: () => m.__instantiate(m.__fromBase64(m.__WEIGHTS)) };
 }

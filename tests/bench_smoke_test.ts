@@ -4,7 +4,7 @@
  * every group. The memory probe runs in its own subprocess too.
  */
 import assert from "node:assert/strict";
-import { parseBenchJson } from "../bench/report.ts";
+import { parseBenchJson, SUITES } from "../bench/report.ts";
 
 const root = new URL("../", import.meta.url);
 
@@ -29,7 +29,7 @@ Deno.test("the bench files type-check", async () => {
 });
 
 Deno.test("smoke mode runs the load, latency and throughput suites with every group", async () => {
-  const r = await deno(["bench", "-A", "--json", "bench/"], { GGUFC_BENCH_SMOKE: "1" });
+  const r = await deno(["bench", "-A", "--json", ...SUITES], { GGUFC_BENCH_SMOKE: "1" });
   assert.ok(r.ok, r.err);
   const run = parseBenchJson(r.out);
   const failed = run.benches.filter((b) => b.error);
