@@ -194,3 +194,15 @@ Deno.test("loadModel() builds a batched graph whose images are independent", () 
     assertEquals(Array.from(batched.subarray(i * 10, i * 10 + 10)), Array.from(single));
   }
 });
+
+Deno.test("loadModel() refuses a weight holding NaN or an infinity and names the element", () => {
+  for (const bad of [NaN, Infinity, -Infinity]) {
+    const ws = fcWeights(10, 8);
+    ws[0]!.values[5] = bad;
+    assertThrows(
+      () => loadModel(ggufOf("mnist-fc", ws), "nan.gguf"),
+      FormatError,
+      "tensor 'fc1.weight' element 5",
+    );
+  }
+});

@@ -19,8 +19,8 @@ export const MNIST_CLASSES = 10;
 /** The four model layouts this project reads. */
 export type ModelLayout = "seed-cnn" | "seed-fc" | "ggml-fc" | "ggml-cnn";
 
-function weight(b: GraphBuilder, t: WeightTensor): number {
-  return b.weight(t.name, t.ne, t.type, t.values());
+function weight(b: GraphBuilder, w: WeightSet, t: WeightTensor): number {
+  return b.weight(t.name, t.ne, t.type, w.finiteValues(t));
 }
 
 /**
@@ -43,8 +43,11 @@ export function buildFc(
   const b = new GraphBuilder();
   const images = b.input("images", [MNIST_HW * MNIST_HW, batch]);
   const x = layout === "ggml-fc" ? b.scale(images, 1 / 255, "images/255") : images;
-  const h = b.relu(b.add_(b.mulMat(weight(b, fc1w), x, "fc1"), weight(b, fc1b), "fc1+b"), "relu1");
-  const logits = b.add_(b.mulMat(weight(b, fc2w), h, "fc2"), weight(b, fc2b), "logits");
+  const h = b.relu(
+    b.add_(b.mulMat(weight(b, w, fc1w), x, "fc1"), weight(b, w, fc1b), "fc1+b"),
+    "relu1",
+  );
+  const logits = b.add_(b.mulMat(weight(b, w, fc2w), h, "fc2"), weight(b, w, fc2b), "logits");
   const probs = b.softMax(logits, "probs");
   return b.build(images, probs, { layout, arch: "mnist-fc", name });
 }
@@ -86,15 +89,15 @@ export function buildCnn(
   const images = b.input("images", [MNIST_HW, MNIST_HW, 1, batch]);
   let cur = b.scale(images, 1 / 255, "images/255");
 
-  cur = b.conv2d(weight(b, k1), cur, conv, "conv1");
+  cur = b.conv2d(weight(b, w, k1), cur, conv, "conv1");
   // The bias is either per channel [1,1,C] or pre-broadcast to the conv output [OW,OH,C,1].
   const b1 = w.get(b1n, [undefined, undefined, k1.ne[3]]);
-  cur = b.relu(b.add_(cur, weight(b, b1), "conv1+b"), "relu1");
+  cur = b.relu(b.add_(cur, weight(b, w, b1), "conv1+b"), "relu1");
   cur = b.pool2d(cur, pool, "pool1");
 
-  cur = b.conv2d(weight(b, k2), cur, conv, "conv2");
+  cur = b.conv2d(weight(b, w, k2), cur, conv, "conv2");
   const b2 = w.get(b2n, [undefined, undefined, k2.ne[3]]);
-  cur = b.relu(b.add_(cur, weight(b, b2), "conv2+b"), "relu2");
+  cur = b.relu(b.add_(cur, weight(b, w, b2), "conv2+b"), "relu2");
   cur = b.pool2d(cur, pool, "pool2");
 
   const [pw, ph, pc] = b.node(cur).ne;
@@ -103,7 +106,7 @@ export function buildCnn(
 
   const dw = w.get(dwn, [pw * ph * pc, MNIST_CLASSES]);
   const db = w.get(dbn, [dw.ne[1]]);
-  const logits = b.add_(b.mulMat(weight(b, dw), cur, "dense"), weight(b, db), "logits");
+  const logits = b.add_(b.mulMat(weight(b, w, dw), cur, "dense"), weight(b, w, db), "logits");
   const probs = b.softMax(logits, "probs");
   return b.build(images, probs, { layout, arch: "mnist-cnn", name });
 }

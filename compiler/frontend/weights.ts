@@ -78,4 +78,25 @@ export class WeightSet {
     }
     return t;
   }
+
+  /**
+   * The values of `t`, refusing NaN and infinities: a model holding them is corrupt, and the
+   * compiled kernels (SIMD max) and ggml's relu (NaN -> 0) disagree on NaN, so no result
+   * would be right.
+   */
+  finiteValues(t: WeightTensor): Float32Array {
+    const values = t.values();
+    for (let i = 0; i < values.length; i++) {
+      if (!Number.isFinite(values[i]!)) {
+        throw new FormatError(
+          this.file,
+          t.fileOffset,
+          `tensor '${t.name}' element ${i}`,
+          "a finite number",
+          String(values[i]),
+        );
+      }
+    }
+    return values;
+  }
 }
