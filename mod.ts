@@ -21,5 +21,13 @@ export { readIdxImages, readIdxLabels } from "./runtime/idx.ts";
 export type { IdxImages } from "./runtime/idx.ts";
 export { exportOnnx } from "./compiler/export/onnx.ts";
 export type { OnnxExport, OnnxExportOptions } from "./compiler/export/onnx.ts";
-export { bundleJs, compileFile, compileGraph, loadEmittedModule, renderPlan } from "./compiler/mod.ts";
+export {
+  bundleJs,
+  compileFile,
+  compileGraph,
+  loadEmittedModule,
+  renderPlan,
+} from "./compiler/mod.ts";
 export type { CompileOptions, CompileResult, EmittedModule, Plan } from "./compiler/mod.ts";
+export { dequantizedGraph, WEIGHT_FORMATS } from "./compiler/mod.ts";
+export type { QuantCompute, WeightFormat } from "./compiler/mod.ts";
