@@ -3,11 +3,10 @@
  *
  * @module
  */
-import { choiceOption, type Command, parseCommandArgs, readInputFile } from "./command.ts";
+import { type Command, parseCommandArgs } from "./command.ts";
+import { MODEL_SOURCE_OPTIONS, modelSourceHelp, predictorFromArgs } from "./model_source.ts";
 import { readImages, readLabels } from "./mnist_inputs.ts";
-import { UsageError } from "../runtime/errors.ts";
-import { type EvalResult, evaluate, type Predictor } from "../runtime/evaluate.ts";
-import { ENGINES, predictorForFile, predictorForModule } from "../runtime/predictors.ts";
+import { type EvalResult, evaluate } from "../runtime/evaluate.ts";
 
 const help =
   `usage: ggufc eval MODEL [--images FILE --labels FILE] [--json] [--predictions FILE.tsv]
@@ -22,9 +21,7 @@ options:
   --labels FILE        IDX labels
   --json               print one JSON object instead
   --predictions FILE   write index<TAB>label<TAB>predicted per image
-  --engine E           wasm (default: the compiled module, built in memory), ts, or
-                       interpreter (the reference interpreter, slow)
-  --module FILE        evaluate a module emitted by 'ggufc compile'`;
+${modelSourceHelp(23)}`;
 
 /** The three lines ggml's mnist-eval prints. */
 export function formatEval(r: EvalResult): string {
@@ -47,31 +44,12 @@ export const evalCommand: Command = {
       labels: { type: "string" },
       json: { type: "boolean" },
       predictions: { type: "string" },
-      module: { type: "string" },
-      engine: { type: "string" },
+      ...MODEL_SOURCE_OPTIONS,
     });
-    const modulePath = values.module;
-    if (positionals.length !== (modulePath ? 0 : 1)) {
-      throw new UsageError(
-        modulePath
-          ? "give either MODEL or --module, not both"
-          : "expected one MODEL file (see --help)",
-      );
-    }
     const images = await readImages(values.images);
     const labels = await readLabels(values.labels, images);
 
-    const engine = choiceOption("engine", values.engine, ENGINES);
-    if (modulePath && engine) {
-      throw new UsageError("--engine applies to a MODEL file, not to --module");
-    }
-    const predictor: Predictor = modulePath
-      ? await predictorForModule(modulePath)
-      : await predictorForFile(
-        await readInputFile(positionals[0]!, "model"),
-        positionals[0]!,
-        engine,
-      );
+    const predictor = await predictorFromArgs(positionals, values);
     const result = evaluate(predictor, images.pixels, labels);
 
     if (values.predictions) {

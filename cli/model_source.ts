@@ -1,0 +1,54 @@
+/**
+ * How `run` and `eval` name what to run: a MODEL file (on the engine `--engine` picks) or a
+ * module emitted earlier by `ggufc compile` (`--module`). One of the two, never both.
+ *
+ * @module
+ */
+import { choiceOption, readInputFile } from "./command.ts";
+import { UsageError } from "../runtime/errors.ts";
+import type { Predictor } from "../runtime/evaluate.ts";
+import { ENGINES, predictorForFile, predictorForModule } from "../runtime/predictors.ts";
+
+/** The options this module reads, to spread into a command's option spec. */
+export const MODEL_SOURCE_OPTIONS = {
+  module: { type: "string" },
+  engine: { type: "string" },
+} as const;
+
+/** The help lines for {@link MODEL_SOURCE_OPTIONS}, indented to `width` columns. */
+export function modelSourceHelp(width: number): string {
+  const pad = (s: string) => `  ${s.padEnd(width - 2)}`;
+  return [
+    `${pad("--engine E")}wasm (default: the compiled module, built in memory), ts, or`,
+    `${" ".repeat(width)}interpreter (the reference interpreter, slow)`,
+    `${pad("--module FILE")}run a module emitted by 'ggufc compile' instead of a MODEL file`,
+  ].join("\n");
+}
+
+/**
+ * The predictor the command line asks for.
+ *
+ * @param positionals the command's positionals: `[MODEL]`, or none with `--module`
+ * @param values the parsed `--module` / `--engine`
+ * @returns the predictor, loaded
+ */
+export async function predictorFromArgs(
+  positionals: readonly string[],
+  values: { module?: string | undefined; engine?: string | undefined },
+): Promise<Predictor> {
+  const modulePath = values.module;
+  if (positionals.length !== (modulePath ? 0 : 1)) {
+    throw new UsageError(
+      modulePath
+        ? "give either MODEL or --module, not both"
+        : "expected one MODEL file (see --help)",
+    );
+  }
+  const engine = choiceOption("engine", values.engine, ENGINES);
+  if (modulePath) {
+    if (engine) throw new UsageError("--engine applies to a MODEL file, not to --module");
+    return await predictorForModule(modulePath);
+  }
+  const file = positionals[0]!;
+  return await predictorForFile(await readInputFile(file, "model"), file, engine);
+}
