@@ -156,6 +156,7 @@ export function compileGraph(graph: Graph, options: CompileOptions = {}): Compil
     ...PLAN_PASSES.map((p) => p.name),
   ];
   const userOptions: Record<string, unknown> = { target, weights };
+  if (weights === "q8_0") userOptions.quantCompute = options.quantCompute ?? "int8";
   if (target === "wasm") {
     userOptions.relaxed = options.relaxed ?? true;
     userOptions.winograd = options.winograd ?? true;
