@@ -279,6 +279,17 @@ Deno.test({
         assert.match(png.suggestedFilename(), /^mnist-test-\d+\.png$/);
       });
 
+      await t.step("the keyboard works: R shows a test digit, Escape clears", async () => {
+        await page.keyboard.press("r");
+        await settle(page);
+        assert.equal((await pageState(page)).source, "sample");
+        await page.keyboard.press("Escape");
+        await settle(page);
+        assert.equal((await pageState(page)).source, "empty");
+        await page.keyboard.press("r");
+        await settle(page);
+      });
+
       await t.step("Clear resets the pad, the input, the verdict and the chart", async () => {
         await page.click("#clear");
         await settle(page);

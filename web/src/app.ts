@@ -268,6 +268,13 @@ export async function start(models: ModelEntry[], options: StartOptions = {}): P
     refresh();
   }
 
+  // Keyboard: Escape or Delete clears, R shows a random test digit.
+  document.addEventListener("keydown", (e) => {
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    if (e.key === "Escape" || e.key === "Delete") byId("clear").click();
+    else if (e.key === "r" || e.key === "R") randomBtn.click();
+  });
+
   const fileBase = () =>
     state.source === "sample" ? `mnist-test-${state.sampleIndex}` : "ggufc-drawing";
   byId("download-png").addEventListener(
