@@ -1,6 +1,7 @@
 /**
  * The benchmark report writer, on a recorded `deno bench --json` run
- * (tests/fixtures/bench-sample.json, from `GGUFC_BENCH_SMOKE=1 deno bench -A --json bench/`)
+ * (tests/fixtures/bench-sample.json: the `deno bench --json` output of a full
+ * `deno task bench:report` run, five models, all engines)
  * and on hand-made figures whose table cells are known.
  */
 import assert from "node:assert/strict";
@@ -67,6 +68,16 @@ Deno.test("parseBenchJson() reads every bench of the recorded run with its group
   assert.ok(wasm, "the latency group has the wasm bench");
   assert.equal(wasm.baseline, true);
   assert.ok(wasm.avg > 0 && wasm.min <= wasm.avg && wasm.avg <= wasm.max);
+  const cnn = run.benches.filter((b) => b.group === "mnist-cnn latency").map((b) => b.name);
+  assert.deepEqual(cnn.sort(), [
+    "interpreter",
+    "ort-node-1t",
+    "ort-node-2t",
+    "ort-web",
+    "tfjs-wasm",
+    "ts",
+    "wasm",
+  ]);
   for (const stage of ["read + parse", "graph", "emit", "instantiate", "import + load"]) {
     assert.ok(run.benches.some((b) => b.group === "mnist-fc load" && b.name === stage), stage);
   }
