@@ -203,3 +203,92 @@ console.log(JSON.stringify({ backend: m.backend(), results }));
     ], model.name);
   }
 });
+
+const CHROMIUM = "/usr/bin/chromium";
+const haveChromium = (() => {
+  try {
+    return Deno.statSync(CHROMIUM).isFile;
+  } catch {
+    console.log("note: /usr/bin/chromium missing; the pool's browser test is skipped");
+    return false;
+  }
+})();
+
+Deno.test({
+  name:
+    "in Chromium a pool gives predictBatch()'s results bit for bit, with copies and, cross-origin isolated, shared memory",
+  ignore: !haveChromium,
+  // Playwright's pipes and the local server outlive the test's op accounting.
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const { chromium } = await import("playwright-core");
+    const { js } = await emitted(cnnModel(), "wasm");
+    const files: Record<string, [Uint8Array, string]> = {
+      "/": [new TextEncoder().encode("<!doctype html><title>pool</title>"), "text/html"],
+      "/model.js": [Deno.readFileSync(js), "text/javascript"],
+      "/images.bin": [IMAGES, "application/octet-stream"],
+    };
+    let isolate = false;
+    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+      const file = files[new URL(req.url).pathname];
+      if (!file) return new Response("not found", { status: 404 });
+      const headers = new Headers({ "content-type": file[1] });
+      if (isolate) {
+        headers.set("cross-origin-opener-policy", "same-origin");
+        headers.set("cross-origin-embedder-policy", "require-corp");
+      }
+      return new Response(file[0].slice(), { headers });
+    });
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
+    });
+    try {
+      for (const isolated of [false, true]) {
+        isolate = isolated;
+        const page = await browser.newPage();
+        await page.goto(`http://127.0.0.1:${server.addr.port}/`);
+        const got = await page.evaluate(async () => {
+          const m = await import("/model.js");
+          await m.load();
+          const images = new Uint8Array(await (await fetch("/images.bin")).arrayBuffer());
+          const count = images.length / 784;
+          const ref = m.predictBatch(images, count);
+          const want = new Uint8Array(ref.probabilities.slice().buffer);
+          const pool = await m.createPool(2);
+          const r = await pool.predictBatch(images, count);
+          const bytes = new Uint8Array(
+            r.probabilities.buffer,
+            r.probabilities.byteOffset,
+            r.probabilities.byteLength,
+          );
+          const sameBits = bytes.length === want.length &&
+            bytes.every((b: number, i: number) => b === want[i]);
+          const sameDigits = r.digits.every((d: number, i: number) => d === ref.digits[i]);
+          await pool.close();
+          return {
+            isolated:
+              (globalThis as unknown as { crossOriginIsolated: boolean }).crossOriginIsolated,
+            shared: pool.shared,
+            count: r.digits.length,
+            sameBits,
+            sameDigits,
+          };
+        });
+        assert.deepEqual(got, {
+          isolated,
+          shared: isolated,
+          count: COUNT,
+          sameBits: true,
+          sameDigits: true,
+        });
+        await page.close();
+      }
+    } finally {
+      await browser.close();
+      await server.shutdown();
+    }
+  },
+});
