@@ -1,7 +1,7 @@
 /**
  * The emitted module's worker pool (`createPool`): the same digits and the same probabilities,
  * bit for bit, as the single-threaded `predictBatch` on 1,000 MNIST test images, for a CNN and
- * the FC net, with and without shared memory, in Deno and in Node 20; `close()` ends the workers
+ * the FC net, with and without shared memory, in Deno, Node 20 and Chromium; `close()` ends the workers
  * (Deno's op and resource sanitizers stay on; the Node process exits by itself); mistakes are
  * errors.
  *
