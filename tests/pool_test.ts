@@ -1,9 +1,9 @@
 /**
  * The emitted module's worker pool (`createPool`): the same digits and the same probabilities,
  * bit for bit, as the single-threaded `predictBatch` on 1,000 MNIST test images, for a CNN and
- * the FC net, with and without shared memory, in Deno, Node 20 and Chromium; `close()` ends the workers
- * (Deno's op and resource sanitizers stay on; the Node process exits by itself); mistakes are
- * errors.
+ * the FC net, with and without shared memory, in Deno, Node 20 and Chromium; `close()` ends the
+ * workers (Deno's op and resource sanitizers stay on; the Node process exits by itself); mistakes
+ * are errors.
  *
  * No tolerance: each worker runs the same module file with the same compiled kernels, image by
  * image, as `predictBatch` does, so every float must be identical (compared by bit pattern).
