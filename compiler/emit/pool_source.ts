@@ -12,8 +12,9 @@
  *   `WebAssembly.Module` to every worker (structured-cloneable in Deno, browsers and Node); each
  *   worker decodes the weights into its own linear memory once, at start.
  * - Data: inputs and outputs travel in `SharedArrayBuffer`s where they exist (outside browsers,
- *   or in cross-origin isolated pages); elsewhere each worker gets a copy of its slice and
- *   transfers its results back. Nothing requires shared memory.
+ *   or in cross-origin isolated pages), and the workers take chunks of images from a shared
+ *   counter until none are left (a busier core takes fewer); elsewhere each worker gets a copy
+ *   of an equal slice and transfers its results back. Nothing requires shared memory.
  *
  * The single-threaded API is untouched: the pool adds code, no state to `predict`.
  *
@@ -49,8 +50,9 @@ export interface Pool {
   /** Whether inputs and outputs travel in SharedArrayBuffers (else as copies). */
   readonly shared: boolean;
   /**
-   * Classifies \`count\` images, split over the workers in contiguous slices. Results equal
-   * {@link predictBatch}'s bit for bit; the arrays are new and belong to the caller.
+   * Classifies \`count\` images, split over the workers (chunks taken from a shared counter, or
+   * equal slices when copying). Results equal {@link predictBatch}'s bit for bit; the arrays
+   * are new and belong to the caller.
    */
   predictBatch(
     images: Uint8Array | Float32Array,
@@ -82,9 +84,16 @@ type PoolRequest =
     id: number;
     images: Uint8Array | Float32Array;
     count: number;
-    /** Shared output views to write into; absent: reply with copies. */
+    /**
+     * Shared memory: \`images\` is the whole batch, these are the whole outputs, and \`next\`
+     * counts the images taken so far: each worker takes \`chunk\` images at a time until none
+     * are left, so a slower or busier core simply takes fewer. Absent: \`images\` is this
+     * worker's slice and the results come back as copies.
+     */
     digits?: Uint8Array;
     probabilities?: Float32Array;
+    next?: Int32Array;
+    chunk?: number;
   };
 type PoolReply =
   | { kind: "ready"; id: -1 }
@@ -272,28 +281,43 @@ export async function createPool(n: number, options: PoolOptions = {}): Promise<
         : new Float32Array(new SharedArrayBuffer(images.length * 4));
       input.set(images);
     }
-    const jobs: Promise<void>[] = [];
-    for (let w = 0; w < ports.length; w++) {
-      // Contiguous slices whose sizes differ by at most one image.
-      const from = Math.floor((w * count) / ports.length);
-      const to = Math.floor(((w + 1) * count) / ports.length);
-      if (to === from) continue;
-      const slice = shared
-        ? input.subarray(from * INPUT_LENGTH, to * INPUT_LENGTH)
-        : input.slice(from * INPUT_LENGTH, to * INPUT_LENGTH);
-      const id = nextId++;
-      const m: PoolRequest = { kind: "run", id, images: slice, count: to - from };
-      if (shared) {
-        m.digits = digits.subarray(from, to);
-        m.probabilities = probabilities.subarray(from * CLASSES, to * CLASSES);
+    const jobs: Promise<unknown>[] = [];
+    if (shared) {
+      const next = new Int32Array(new SharedArrayBuffer(4));
+      // Chunks small enough to even out unequal cores, large enough that taking one is free.
+      const chunk = Math.max(1, Math.min(32, Math.ceil(count / (ports.length * 8))));
+      const workers = Math.min(ports.length, Math.ceil(count / chunk));
+      for (let w = 0; w < workers; w++) {
+        const id = nextId++;
+        const m: PoolRequest = {
+          kind: "run",
+          id,
+          images: input,
+          count,
+          digits,
+          probabilities,
+          next,
+          chunk,
+        };
+        jobs.push(call(ports[w]!, id, m, []));
       }
-      jobs.push(
-        call(ports[w]!, id, m, shared ? [] : [slice.buffer as ArrayBuffer]).then((r) => {
-          if (r.kind !== "done" || shared) return;
-          digits.set(r.digits!, from);
-          probabilities.set(r.probabilities!, from * CLASSES);
-        }),
-      );
+    } else {
+      for (let w = 0; w < ports.length; w++) {
+        // Contiguous slices whose sizes differ by at most one image.
+        const from = Math.floor((w * count) / ports.length);
+        const to = Math.floor(((w + 1) * count) / ports.length);
+        if (to === from) continue;
+        const slice = input.slice(from * INPUT_LENGTH, to * INPUT_LENGTH);
+        const id = nextId++;
+        const m: PoolRequest = { kind: "run", id, images: slice, count: to - from };
+        jobs.push(
+          call(ports[w]!, id, m, [slice.buffer as ArrayBuffer]).then((r) => {
+            if (r.kind !== "done") return;
+            digits.set(r.digits!, from);
+            probabilities.set(r.probabilities!, from * CLASSES);
+          }),
+        );
+      }
     }
     await Promise.all(jobs);
     return { digits, probabilities };
@@ -319,12 +343,19 @@ function servePool(port: PoolPort): void {
         return;
       }
       await started;
-      const r = predictBatch(m.images, m.count);
-      if (m.digits && m.probabilities) {
-        m.digits.set(r.digits);
-        m.probabilities.set(r.probabilities);
+      if (m.next && m.digits && m.probabilities) {
+        const chunk = m.chunk ?? 1;
+        for (;;) {
+          const from = Atomics.add(m.next, 0, chunk);
+          if (from >= m.count) break;
+          const to = Math.min(m.count, from + chunk);
+          const r = predictBatch(m.images.subarray(from * INPUT_LENGTH, to * INPUT_LENGTH), to - from);
+          m.digits.set(r.digits, from);
+          m.probabilities.set(r.probabilities, from * CLASSES);
+        }
         port.send({ kind: "done", id }, []);
       } else {
+        const r = predictBatch(m.images, m.count);
         const digits = r.digits.slice(), probabilities = r.probabilities.slice();
         port.send({ kind: "done", id, digits, probabilities }, [digits.buffer, probabilities.buffer]);
       }
