@@ -5,6 +5,9 @@
  */
 import { toBase64 } from "./base64.ts";
 import { toFileUrl } from "./path_url.ts";
+import type { EmittedPool } from "./pool_source.ts";
+
+export type { EmittedPool } from "./pool_source.ts";
 
 /** The API of every emitted module (see the module's own JSDoc). */
 export interface EmittedModule {
@@ -28,6 +31,8 @@ export interface EmittedModule {
     images: Uint8Array | Float32Array,
     count: number,
   ): { digits: Uint8Array; probabilities: Float32Array };
+  /** Workers running the same module over a batch (pool_source.ts; absent from modules emitted before it). */
+  createPool?(n: number, options?: { shared?: boolean }): Promise<EmittedPool>;
 }
 
 /**

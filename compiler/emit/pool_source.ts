@@ -21,6 +21,21 @@
  * @module
  */
 
+/** The pool `createPool(n)` of an emitted module resolves to (the module declares it too). */
+export interface EmittedPool {
+  /** Number of workers. */
+  readonly size: number;
+  /** Whether inputs and outputs travel in SharedArrayBuffers (else as copies). */
+  readonly shared: boolean;
+  /** Like the module's `predictBatch`, bit for bit, on the workers; fresh arrays. */
+  predictBatch(
+    images: Uint8Array | Float32Array,
+    count: number,
+  ): Promise<{ digits: Uint8Array; probabilities: Float32Array }>;
+  /** Ends the workers. */
+  close(): Promise<void>;
+}
+
 /**
  * Source text of the pool, appended to the emitted module after `predictBatch`. It relies on the
  * module's `INPUT_LENGTH`, `CLASSES`, `WEIGHTS`, `check`, `predictBatch`, the `engine` / `loading`
