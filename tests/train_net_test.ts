@@ -155,6 +155,7 @@ Deno.test("the legacy fc file holds fc1.weight / 255 (for raw pixels) and the ot
 Deno.test("the same seed and flags give a bit-identical GGUF, with 1 or 2 threads; another seed does not", async () => {
   const data = subset(loadDigits("train"), 0, 64), test = subset(loadDigits("test"), 0, 40);
   const cfg = {
+    shift: 1,
     arch: "cnn" as const,
     layout: "seed" as const,
     epochs: 2,
