@@ -100,14 +100,15 @@ type PoolRequest =
     images: Uint8Array | Float32Array;
     count: number;
     /**
-     * Shared memory: \`images\` is the whole batch, these are the whole outputs, and \`next\`
-     * counts the images taken so far: each worker takes \`chunk\` images at a time until none
-     * are left, so a slower or busier core simply takes fewer. Absent: \`images\` is this
-     * worker's slice and the results come back as copies.
+     * Shared memory: \`images\` is the whole batch, these are the whole outputs, and
+     * \`counters\` holds [images taken, images finished]: each worker takes \`chunk\` images at a
+     * time until none are left (a slower or busier core simply takes fewer), and the worker
+     * that finishes the last image answers for all. Absent: \`images\` is this worker's slice
+     * and its results come back as copies.
      */
     digits?: Uint8Array;
     probabilities?: Float32Array;
-    next?: Int32Array;
+    counters?: Int32Array;
     chunk?: number;
   };
 type PoolReply =
@@ -297,26 +298,26 @@ export async function createPool(n: number, options: PoolOptions = {}): Promise<
       input.set(images);
     }
     const jobs: Promise<unknown>[] = [];
-    if (shared) {
-      const next = new Int32Array(new SharedArrayBuffer(4));
+    if (shared && count > 0) {
+      const counters = new Int32Array(new SharedArrayBuffer(8));
       // Chunks small enough to even out unequal cores, large enough that taking one is free.
       const chunk = Math.max(1, Math.min(32, Math.ceil(count / (ports.length * 8))));
       const workers = Math.min(ports.length, Math.ceil(count / chunk));
-      for (let w = 0; w < workers; w++) {
-        const id = nextId++;
-        const m: PoolRequest = {
-          kind: "run",
-          id,
-          images: input,
-          count,
-          digits,
-          probabilities,
-          next,
-          chunk,
-        };
-        jobs.push(call(ports[w]!, id, m, []));
-      }
-    } else {
+      const id = nextId++;
+      const m: PoolRequest = {
+        kind: "run",
+        id,
+        images: input,
+        count,
+        digits,
+        probabilities,
+        counters,
+        chunk,
+      };
+      // One answer for the whole batch: no waiting for a worker that woke too late to help.
+      jobs.push(call(ports[0]!, id, m, []));
+      for (let w = 1; w < workers; w++) ports[w]!.send(m, []);
+    } else if (!shared) {
       for (let w = 0; w < ports.length; w++) {
         // Contiguous slices whose sizes differ by at most one image.
         const from = Math.floor((w * count) / ports.length);
@@ -358,17 +359,19 @@ function servePool(port: PoolPort): void {
         return;
       }
       await started;
-      if (m.next && m.digits && m.probabilities) {
+      if (m.counters && m.digits && m.probabilities) {
         const chunk = m.chunk ?? 1;
         for (;;) {
-          const from = Atomics.add(m.next, 0, chunk);
+          const from = Atomics.add(m.counters, 0, chunk);
           if (from >= m.count) break;
           const to = Math.min(m.count, from + chunk);
           const r = predictBatch(m.images.subarray(from * INPUT_LENGTH, to * INPUT_LENGTH), to - from);
           m.digits.set(r.digits, from);
           m.probabilities.set(r.probabilities, from * CLASSES);
+          if (Atomics.add(m.counters, 1, to - from) + to - from === m.count) {
+            port.send({ kind: "done", id }, []); // this worker finished the batch's last image
+          }
         }
-        port.send({ kind: "done", id }, []);
       } else {
         const r = predictBatch(m.images, m.count);
         const digits = r.digits.slice(), probabilities = r.probabilities.slice();
