@@ -128,6 +128,7 @@ Deno.test({
       assert.deepEqual(missing, [], `models missing from models/: ${missing.join(", ")}`);
     } else {
       build = JSON.parse(await Deno.readTextFile(`${root}/build.json`)) as BuildResult;
+      for (const m of build.models) if (m.module) m.module = `${root}/${m.module}`;
     }
     const modules = new Map<string, EmittedModule>();
     for (const m of build.models) if (m.module) modules.set(m.id, await importModule(m.module));

@@ -46,7 +46,7 @@ export interface BuildOptions {
   compile?: (bytes: Uint8Array, file: string) => string | Promise<string>;
 }
 
-/** What {@link buildWeb} did, also written to dist/build.json. */
+/** What {@link buildWeb} did; dist/build.json has it with paths relative to dist. */
 export interface BuildResult {
   outDir: string;
   models: {
@@ -259,7 +259,13 @@ export async function buildWeb(options: BuildOptions = {}): Promise<BuildResult>
     testsetBytes: (await Deno.stat(testsetPath)).size,
     ms: performance.now() - t0,
   };
-  await Deno.writeTextFile(join(outDir, "build.json"), JSON.stringify(result, null, 2) + "\n");
+  // The served copy names files relative to the build folder: no local paths on the wire.
+  const served = {
+    ...result,
+    outDir: ".",
+    models: result.models.map((m) => ({ ...m, module: m.module && relative(outDir, m.module) })),
+  };
+  await Deno.writeTextFile(join(outDir, "build.json"), JSON.stringify(served, null, 2) + "\n");
   log(
     `web: built ${outDir} in ${result.ms.toFixed(0)} ms (app.js ${
       (result.bundleBytes / 1e6).toFixed(2)
