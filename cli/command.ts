@@ -103,3 +103,25 @@ export async function readInputFile(path: string, what = "file"): Promise<Uint8A
     throw e;
   }
 }
+
+/**
+ * Writes an output file (bytes or text), turning a missing folder or a permission problem into
+ * a UsageError that names the path.
+ *
+ * @param path where to write
+ * @param data the contents
+ */
+export async function writeOutputFile(path: string, data: Uint8Array | string): Promise<void> {
+  try {
+    if (typeof data === "string") await Deno.writeTextFile(path, data);
+    else await Deno.writeFile(path, data);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new UsageError(`cannot write '${path}': its folder does not exist`);
+    }
+    if (e instanceof Deno.errors.PermissionDenied || e instanceof Deno.errors.IsADirectory) {
+      throw new UsageError(`cannot write '${path}': ${e.message.split("\n")[0]}`);
+    }
+    throw e;
+  }
+}

@@ -3,7 +3,13 @@
  *
  * @module
  */
-import { choiceOption, type Command, parseCommandArgs, readInputFile } from "./command.ts";
+import {
+  choiceOption,
+  type Command,
+  parseCommandArgs,
+  readInputFile,
+  writeOutputFile,
+} from "./command.ts";
 import { UsageError } from "../runtime/errors.ts";
 import { bundleJs, compileFile, formatGraph, renderPlan, WEIGHT_FORMATS } from "../compiler/mod.ts";
 
@@ -69,31 +75,17 @@ export const compileCommand: Command = {
     if (out === undefined) return;
     const written: string[] = [];
     if (out.endsWith(".ts")) {
-      await writeOut(out, result.source);
+      await writeOutputFile(out, result.source);
       written.push(out);
       if (values.js) {
         const jsPath = out.replace(/\.ts$/, ".js");
-        await writeOut(jsPath, await bundleJs(result.source));
+        await writeOutputFile(jsPath, await bundleJs(result.source));
         written.push(jsPath);
       }
     } else {
-      await writeOut(out, await bundleJs(result.source));
+      await writeOutputFile(out, await bundleJs(result.source));
       written.push(out);
     }
     console.log(`compiled in ${ms.toFixed(1)} ms: wrote ${written.join(", ")}`);
   },
 };
-
-async function writeOut(path: string, text: string): Promise<void> {
-  try {
-    await Deno.writeTextFile(path, text);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
-      throw new UsageError(`cannot write '${path}': its directory does not exist`);
-    }
-    if (e instanceof Deno.errors.PermissionDenied) {
-      throw new UsageError(`cannot write '${path}': permission denied`);
-    }
-    throw e;
-  }
-}

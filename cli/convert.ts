@@ -6,7 +6,7 @@
  */
 import { convertStateDict } from "../compiler/convert.ts";
 import { UsageError } from "../runtime/errors.ts";
-import { type Command, parseCommandArgs, readInputFile } from "./command.ts";
+import { type Command, parseCommandArgs, readInputFile, writeOutputFile } from "./command.ts";
 
 const help = `usage: ggufc convert STATE_DICT -o OUT.gguf [--legacy OUT.bin] [--name NAME]
 
@@ -48,28 +48,13 @@ export const convertCommand: Command = {
       name,
       values.name === undefined ? {} : { name: values.name },
     );
-    await writeOutput(values.output, result.gguf);
+    await writeOutputFile(values.output, result.gguf);
     const shapes = result.stateDict.tensors.map((t) => `${t.name} (${t.shape.join("x")})`);
     console.log(`${input}: ${shapes.join(", ")}`);
     console.log(`wrote ${values.output} (mnist-fc GGUF, ${result.gguf.length} bytes)`);
     if (values.legacy !== undefined) {
-      await writeOutput(values.legacy, result.legacy);
+      await writeOutputFile(values.legacy, result.legacy);
       console.log(`wrote ${values.legacy} (legacy ggml, ${result.legacy.length} bytes)`);
     }
   },
 };
-
-/** Writes a file, turning a missing folder or permission problem into a UsageError. */
-async function writeOutput(path: string, bytes: Uint8Array): Promise<void> {
-  try {
-    await Deno.writeFile(path, bytes);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
-      throw new UsageError(`cannot write '${path}': its folder does not exist`);
-    }
-    if (e instanceof Deno.errors.PermissionDenied || e instanceof Deno.errors.IsADirectory) {
-      throw new UsageError(`cannot write '${path}': ${e.message.split("\n")[0]}`);
-    }
-    throw e;
-  }
-}

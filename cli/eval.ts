@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { type Command, parseCommandArgs } from "./command.ts";
+import { type Command, parseCommandArgs, writeOutputFile } from "./command.ts";
 import { MODEL_SOURCE_OPTIONS, modelSourceHelp, predictorFromArgs } from "./model_source.ts";
 import { readImages, readLabels } from "./mnist_inputs.ts";
 import { type EvalResult, evaluate } from "../runtime/evaluate.ts";
@@ -57,7 +57,7 @@ export const evalCommand: Command = {
       for (let i = 0; i < result.images; i++) {
         lines.push(`${i}\t${labels[i]}\t${result.predictions[i]}`);
       }
-      await Deno.writeTextFile(values.predictions, lines.join("\n") + "\n");
+      await writeOutputFile(values.predictions, lines.join("\n") + "\n");
     }
     if (values.json) {
       const { predictions: _, ...figures } = result;

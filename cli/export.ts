@@ -12,7 +12,13 @@ import {
   ONNX_OUTPUT_NAME,
 } from "../compiler/export/onnx.ts";
 import { UsageError } from "../runtime/errors.ts";
-import { type Command, intOption, parseCommandArgs, readInputFile } from "./command.ts";
+import {
+  type Command,
+  intOption,
+  parseCommandArgs,
+  readInputFile,
+  writeOutputFile,
+} from "./command.ts";
 
 const help = `usage: ggufc export MODEL --onnx -o OUT.onnx [--check N]
 
@@ -57,7 +63,7 @@ export const exportCommand: Command = {
     const bytes = await readInputFile(input, "model");
     const { graph, layout } = loadModel(bytes, input);
     const onnx = exportOnnx(graph);
-    await writeOutput(values.output, onnx.bytes);
+    await writeOutputFile(values.output, onnx.bytes);
     console.log(
       `wrote ${values.output} (ONNX, ${onnx.bytes.length} bytes, ${onnx.nodeCount} nodes, ` +
         `${onnx.initializerCount} initializers; layout ${layout}; ` +
@@ -74,18 +80,3 @@ export const exportCommand: Command = {
     }
   },
 };
-
-/** Writes a file, turning a missing folder or permission problem into a UsageError. */
-async function writeOutput(path: string, bytes: Uint8Array): Promise<void> {
-  try {
-    await Deno.writeFile(path, bytes);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
-      throw new UsageError(`cannot write '${path}': its folder does not exist`);
-    }
-    if (e instanceof Deno.errors.PermissionDenied || e instanceof Deno.errors.IsADirectory) {
-      throw new UsageError(`cannot write '${path}': ${e.message.split("\n")[0]}`);
-    }
-    throw e;
-  }
-}

@@ -10,6 +10,7 @@ import {
   numberOption,
   parseCommandArgs,
   readInputFile,
+  writeOutputFile,
 } from "./command.ts";
 import { UsageError } from "../runtime/errors.ts";
 import { loadModel } from "../compiler/frontend/mod.ts";
@@ -85,17 +86,7 @@ export const graphCommand: Command = {
       }
       throw e;
     }
-    try {
-      await Deno.writeFile(out, bytes);
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound) {
-        throw new UsageError(`-o ${out}: the directory does not exist`);
-      }
-      if (e instanceof Deno.errors.PermissionDenied) {
-        throw new UsageError(`-o ${out}: permission denied`);
-      }
-      throw e;
-    }
+    await writeOutputFile(out, bytes);
     console.log(`${out}: ${stage} graph of ${graph.meta.name}, ${format}, ${bytes.length} bytes`);
   },
 };

@@ -11,6 +11,7 @@ import {
   intOption,
   parseCommandArgs,
   readInputFile,
+  writeOutputFile,
 } from "./command.ts";
 import { readImages, readLabels } from "./mnist_inputs.ts";
 import { asciiDigit, seededIndex } from "./run.ts";
@@ -64,8 +65,8 @@ export const startCommand: Command = {
     const base = modelPath.split(/[\\/]/).pop()!.replace(/\.(gguf|bin)$/, "");
     await Deno.mkdir(outDir, { recursive: true });
     const tsPath = `${outDir}/${base}.ts`, jsPath = `${outDir}/${base}.js`;
-    await Deno.writeTextFile(tsPath, result.source);
-    await Deno.writeTextFile(jsPath, js);
+    await writeOutputFile(tsPath, result.source);
+    await writeOutputFile(jsPath, js);
     console.log(`compiled ${modelPath} in ${compileMs.toFixed(0)} ms -> ${tsPath}, ${jsPath}`);
     console.log(result.report.summary);
     console.log("");

@@ -10,6 +10,7 @@ import {
   intOption,
   numberOption,
   parseCommandArgs,
+  writeOutputFile,
 } from "./command.ts";
 import { dirname } from "node:path";
 import { UsageError } from "../runtime/errors.ts";
@@ -129,8 +130,8 @@ export const trainCommand: Command = {
         ` (x${cfg.lrDecay}/epoch), seed ${cfg.seed}, ${data.count} images\n`,
     );
     const m = await trainModelFile(cfg, data, loadDigits("test"), sink);
-    await Deno.writeFile(values.output, m.gguf);
-    if (values.legacy !== undefined && m.legacy) await Deno.writeFile(values.legacy, m.legacy);
+    await writeOutputFile(values.output, m.gguf);
+    if (values.legacy !== undefined && m.legacy) await writeOutputFile(values.legacy, m.legacy);
     const t = m.test!;
     console.log(
       `test accuracy ${(t.accuracy * 100).toFixed(2)}% (loss ${
