@@ -50,7 +50,12 @@ export const evalCommand: Command = {
     const labels = await readLabels(values.labels, images);
 
     const predictor = await predictorFromArgs(positionals, values);
-    const result = evaluate(predictor, images.pixels, labels);
+    let result;
+    try {
+      result = await evaluate(predictor, images.pixels, labels);
+    } finally {
+      await predictor.close?.();
+    }
 
     if (values.predictions) {
       const lines = ["index\tlabel\tpredicted"];

@@ -4,15 +4,21 @@
  *
  * @module
  */
-import { choiceOption, readInputFile } from "./command.ts";
+import { choiceOption, intOption, readInputFile } from "./command.ts";
 import { UsageError } from "../runtime/errors.ts";
 import type { Predictor } from "../runtime/evaluate.ts";
-import { ENGINES, predictorForFile, predictorForModule } from "../runtime/predictors.ts";
+import {
+  ENGINES,
+  pooledPredictorForFile,
+  predictorForFile,
+  predictorForModule,
+} from "../runtime/predictors.ts";
 
 /** The options this module reads, to spread into a command's option spec. */
 export const MODEL_SOURCE_OPTIONS = {
   module: { type: "string" },
   engine: { type: "string" },
+  workers: { type: "string" },
 } as const;
 
 /** The help lines for {@link MODEL_SOURCE_OPTIONS}, indented to `width` columns. */
@@ -22,6 +28,7 @@ export function modelSourceHelp(width: number): string {
     `${pad("--engine E")}wasm (default: the compiled module, built in memory), ts, or`,
     `${" ".repeat(width)}interpreter (the reference interpreter, slow)`,
     `${pad("--module FILE")}run a module emitted by 'ggufc compile' instead of a MODEL file`,
+    `${pad("--workers N")}run batches on N workers (the module's createPool; wasm engine)`,
   ].join("\n");
 }
 
@@ -34,9 +41,14 @@ export function modelSourceHelp(width: number): string {
  */
 export async function predictorFromArgs(
   positionals: readonly string[],
-  values: { module?: string | undefined; engine?: string | undefined },
+  values: {
+    module?: string | undefined;
+    engine?: string | undefined;
+    workers?: string | undefined;
+  },
 ): Promise<Predictor> {
   const modulePath = values.module;
+  const workers = intOption("workers", values.workers, 1, 64);
   if (positionals.length !== (modulePath ? 0 : 1)) {
     throw new UsageError(
       modulePath
@@ -47,8 +59,15 @@ export async function predictorFromArgs(
   const engine = choiceOption("engine", values.engine, ENGINES);
   if (modulePath) {
     if (engine) throw new UsageError("--engine applies to a MODEL file, not to --module");
-    return await predictorForModule(modulePath);
+    return await predictorForModule(modulePath, workers);
   }
   const file = positionals[0]!;
-  return await predictorForFile(await readInputFile(file, "model"), file, engine);
+  const bytes = await readInputFile(file, "model");
+  if (workers === undefined) return await predictorForFile(bytes, file, engine);
+  if (engine !== undefined && engine !== "wasm") {
+    throw new UsageError(
+      "--workers runs the compiled WASM module; it does not go with --engine " + engine,
+    );
+  }
+  return await pooledPredictorForFile(bytes, file, workers);
 }

@@ -73,7 +73,8 @@ export const runCommand: Command = {
 
     console.log(asciiDigit(pixels));
     console.log("");
-    const probs = predictor.predictBatch(pixels, 1);
+    const probs = await predictor.predictBatch(pixels, 1);
+    await predictor.close?.();
     const digit = argmax(probs, 0, probs.length);
     console.log(`image ${index} (engine: ${predictor.engine})`);
     console.log(`predicted digit is ${digit}`);

@@ -89,6 +89,6 @@ export const startCommand: Command = {
     console.log("");
 
     // 3. The whole test set.
-    console.log(formatEval(evaluate(modulePredictor(mod), images.pixels, labels)));
+    console.log(formatEval(await evaluate(modulePredictor(mod), images.pixels, labels)));
   },
 };

@@ -12,7 +12,11 @@ export interface Predictor {
   /** What runs the model, e.g. `interpreter` or `wasm-simd128`. */
   readonly engine: string;
   /** Probabilities for each image; the returned array may be reused by the next call. */
-  predictBatch(images: Uint8Array, count: number): Float32Array;
+  predictBatch(images: Uint8Array, count: number): Float32Array | Promise<Float32Array>;
+  /** Images per call that suit this engine (a worker pool wants large batches). */
+  readonly batch?: number;
+  /** Releases what the engine holds (workers). */
+  close?(): Promise<void>;
 }
 
 /** The figures `ggufc eval` prints. */
@@ -38,15 +42,15 @@ export const LOSS_BATCH = 500;
  * @param predictor the engine
  * @param pixels `count * 784` raw pixels
  * @param labels one label per image
- * @param chunk images per predictBatch call
+ * @param chunk images per predictBatch call (default: the predictor's preferred batch, or 100)
  * @returns accuracy, loss and timing
  */
-export function evaluate(
+export async function evaluate(
   predictor: Predictor,
   pixels: Uint8Array,
   labels: Uint8Array,
-  chunk = 100,
-): EvalResult {
+  chunk = predictor.batch ?? 100,
+): Promise<EvalResult> {
   const n = labels.length;
   const inputSize = pixels.length / n;
   const predictions = new Uint8Array(n);
@@ -54,7 +58,7 @@ export function evaluate(
   const t0 = performance.now();
   for (let start = 0; start < n; start += chunk) {
     const count = Math.min(chunk, n - start);
-    const probs = predictor.predictBatch(
+    const probs = await predictor.predictBatch(
       pixels.subarray(start * inputSize, (start + count) * inputSize),
       count,
     );

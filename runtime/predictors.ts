@@ -76,8 +76,10 @@ export async function predictorForFile(
  * A predictor for a module emitted by `ggufc compile`, loaded from `path`.
  *
  * @param path the `.ts` / `.js` module
+ * @param workers when given, a pool of that many workers (the module's `createPool`) runs the
+ * batches; close the predictor afterwards
  */
-export async function predictorForModule(path: string): Promise<Predictor> {
+export async function predictorForModule(path: string, workers?: number): Promise<Predictor> {
   try {
     const stat = await Deno.stat(path);
     if (!stat.isFile) throw new UsageError(`module '${path}' is not a file`);
@@ -85,5 +87,43 @@ export async function predictorForModule(path: string): Promise<Predictor> {
     if (e instanceof Deno.errors.NotFound) throw new UsageError(`module '${path}' does not exist`);
     throw e;
   }
-  return modulePredictor(await loadEmittedModule(path));
+  const mod = await loadEmittedModule(path);
+  if (workers === undefined) return modulePredictor(mod);
+  if (!mod.createPool) {
+    throw new UsageError(`module '${path}' has no createPool (compiled by an older ggufc?)`);
+  }
+  const pool = await mod.createPool(workers);
+  return {
+    engine: `${mod.backend()} x ${workers} workers`,
+    // ggml's evaluation batch: large enough that the pool's per-call cost (~0.1 ms) vanishes.
+    batch: 500,
+    predictBatch: async (images, count) => (await pool.predictBatch(images, count)).probabilities,
+    close: () => pool.close(),
+  };
+}
+
+/**
+ * A predictor running a model file's compiled module on a pool of workers. The workers load
+ * the module from a file, so it is written to a temporary file first.
+ *
+ * @param bytes the model file
+ * @param file its name
+ * @param workers how many workers
+ */
+export async function pooledPredictorForFile(
+  bytes: Uint8Array,
+  file: string,
+  workers: number,
+): Promise<Predictor> {
+  const { source } = compileFile(bytes, file, { target: "wasm" });
+  const path = await Deno.makeTempFile({ prefix: "ggufc-", suffix: ".ts" });
+  await Deno.writeTextFile(path, source);
+  const predictor = await predictorForModule(path, workers);
+  return {
+    ...predictor,
+    close: async () => {
+      await predictor.close?.();
+      await Deno.remove(path);
+    },
+  };
 }

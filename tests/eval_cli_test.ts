@@ -1,0 +1,55 @@
+/**
+ * `ggufc eval`: the same figures from the model file (each engine), from an emitted module, and
+ * from a pool of workers.
+ */
+import { assert, assertEquals } from "./helpers/assert.ts";
+import { main } from "../main.ts";
+
+/** Runs the CLI in-process and returns its exit code and stdout lines. */
+async function cli(args: string[]): Promise<{ code: number; out: string[] }> {
+  const out: string[] = [];
+  const { log } = console;
+  console.log = (...a: unknown[]) => out.push(a.join(" "));
+  try {
+    return { code: await main(args), out: out.join("\n").split("\n") };
+  } finally {
+    console.log = log;
+  }
+}
+
+const model = new URL("../models/mnist-cnn-small.gguf", import.meta.url).pathname;
+
+/** The eval figures without the timing line. */
+function figures(out: string[]): string[] {
+  return out.filter((l) => l.startsWith("test_"));
+}
+
+Deno.test("eval gives the same loss and accuracy on the WASM, TS, pooled and emitted-module paths", async () => {
+  const wasm = await cli(["eval", model]);
+  assertEquals(wasm.code, 0);
+  assert(
+    /^model evaluation on 10000 images took [0-9.]+ ms, [0-9.]+ us\/image$/.test(wasm.out[0]!),
+  );
+  assertEquals(figures(wasm.out), ["test_loss=0.043210+-0.006206", "test_acc=98.49+-0.12%"]);
+
+  const pooled = await cli(["eval", model, "--workers", "2"]);
+  assertEquals(figures(pooled.out), figures(wasm.out));
+
+  const dir = await Deno.makeTempDir();
+  try {
+    assertEquals((await cli(["compile", model, "-o", `${dir}/m.ts`, "--js"])).code, 0);
+    const mod = await cli(["eval", "--module", `${dir}/m.js`, "--json"]);
+    const json = JSON.parse(mod.out[0]!);
+    assertEquals(json.images, 10000);
+    assertEquals(json.accuracy, 0.9849);
+    assert(Math.abs(json.loss - 0.04321) < 1e-6, `loss ${json.loss}`);
+    const ts = await cli(["eval", model, "--engine", "ts", "--predictions", `${dir}/p.tsv`]);
+    assertEquals(figures(ts.out), figures(wasm.out));
+    const tsv = (await Deno.readTextFile(`${dir}/p.tsv`)).trimEnd().split("\n");
+    assertEquals(tsv.length, 10001);
+    assertEquals(tsv[0], "index\tlabel\tpredicted");
+    assert(/^0\t7\t\d$/.test(tsv[1]!), tsv[1]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
