@@ -1,11 +1,41 @@
 /**
- * ggufc: an ahead-of-time graph compiler for GGUF models.
+ * ggufc: an ahead-of-time graph compiler for GGUF models. It reads ggml's MNIST models (GGUF and
+ * the seed's legacy file), builds a graph, optimises it and emits one standalone
+ * TypeScript/WASM module; the reference interpreter checks every result.
+ *
+ * @example Compile a model and run a digit through the emitted module
+ * ```ts
+ * import { compileFile, loadEmittedSource, loadMnist } from "./mod.ts";
+ * const bytes = await Deno.readFile("models/mnist-cnn.gguf");
+ * const { source, report } = compileFile(bytes, "mnist-cnn.gguf");
+ * console.log(report.summary); // passes, arena bytes, module size
+ * await Deno.writeTextFile("mnist.ts", source); // standalone: import it anywhere
+ * const mod = await loadEmittedSource(source);
+ * const { images } = loadMnist("test");
+ * console.log(mod.predict(images.pixels.subarray(0, 784)).digit); // 7
+ * ```
+ *
+ * @example Run the reference interpreter on a model file
+ * ```ts
+ * import { loadModel, runGraph } from "./mod.ts";
+ * const { graph } = loadModel(await Deno.readFile("models/mnist-fc.gguf"), "mnist-fc.gguf");
+ * const probs = runGraph(graph, new Float32Array(784)); // raw pixels 0..255
+ * console.log(probs.length); // 10
+ * ```
  *
  * @module
  */
 export { FormatError, UsageError } from "./runtime/errors.ts";
 export { GraphBuilder, GraphError } from "./compiler/ir/graph.ts";
 export type { Graph, Ne, Node, Op } from "./compiler/ir/graph.ts";
+export { loadModel } from "./compiler/frontend/mod.ts";
+export type { LoadedModel, ModelLayout } from "./compiler/frontend/mod.ts";
+export { interpret, runGraph } from "./runtime/interpreter.ts";
+export { evaluate } from "./runtime/evaluate.ts";
+export type { EvalResult, Predictor } from "./runtime/evaluate.ts";
+export { loadMnist } from "./runtime/mnist_data.ts";
+export { loadEmittedSource } from "./compiler/emit/load.ts";
+export type { EmittedPool } from "./compiler/emit/load.ts";
 export { convertStateDict } from "./compiler/convert.ts";
 export type { ConvertOptions, ConvertResult } from "./compiler/convert.ts";
 export { renderGraph } from "./compiler/graph_render/mod.ts";
