@@ -177,6 +177,36 @@ Deno.test({
         },
       );
 
+      await t.step(
+        "the graph section opens on the selected model's optimised graph and follows the switch",
+        async () => {
+          /** Waits until the <img> shows `model`'s SVG, loaded; returns its src and caption. */
+          const shown = async (model: string) => {
+            await page.waitForFunction((id) => {
+              const img = document.getElementById("graph-img") as HTMLImageElement;
+              return img.dataset.model === id && img.complete && img.naturalWidth > 0;
+            }, model);
+            return await page.evaluate(() => [
+              (document.getElementById("graph-img") as HTMLImageElement).src,
+              document.getElementById("graph-caption")!.textContent!,
+            ]);
+          };
+          await page.locator("#model-cnn").check();
+          assert.equal(await page.locator("#graph-img").isVisible(), false);
+          await page.click("#graph summary");
+          assert.ok(await page.locator("#graph-img").isVisible());
+          const [cnnSrc, cnnCaption] = await shown("cnn");
+          assert.match(cnnSrc, /\/graph-cnn-optimized\.svg$/);
+          assert.match(cnnCaption, /Passes applied: \S.* · arena [\d.]+ kB .* · module [\d.]+ kB/);
+          await page.locator("#model-fc").check();
+          const [fcSrc] = await shown("fc");
+          assert.match(fcSrc, /\/graph-fc-optimized\.svg$/);
+          await page.locator("#model-cnn").check();
+          assert.equal((await shown("cnn"))[0], cnnSrc);
+          assert.deepEqual(errors, []);
+        },
+      );
+
       for (const model of ["cnn", "fc", "cnn-small"]) {
         await t.step(
           `drawn digits 1, 0, 7, 4, 3 and 2 are recognised by the ${model} model`,

@@ -1,8 +1,8 @@
 /**
  * Builds the web demo into web/dist/: compiles the default models with ggufc (cached by the
- * model's and the compiler's hashes), packs the MNIST test set, copies the static files and
- * bundles the page with esbuild into one ES2022 file (the compiled modules, WASM included,
- * inline).
+ * model's and the compiler's hashes), draws each model's optimised graph as an SVG file, packs
+ * the MNIST test set, copies the static files and bundles the page with esbuild into one ES2022
+ * file (the compiled modules, WASM included, inline).
  *
  * `deno run -A web/build.ts` builds only; `deno task web` builds and serves.
  *
@@ -11,6 +11,8 @@
 import * as esbuild from "esbuild";
 import { join, relative } from "node:path";
 import { fileURLToPath as fromFileUrl } from "node:url";
+import { loadModel } from "../compiler/frontend/mod.ts";
+import { renderGraph } from "../compiler/graph_render/mod.ts";
 import { compileFile } from "../compiler/mod.ts";
 import { loadMnistTestSet, packTestSet } from "./testset.ts";
 
@@ -46,6 +48,15 @@ export interface BuildOptions {
   compile?: (bytes: Uint8Array, file: string) => string | Promise<string>;
 }
 
+/** The compile report's figures the page's graph caption shows (null with a custom compile). */
+export interface DemoReport {
+  passes: string[];
+  arenaBytes: number;
+  naiveBytes: number;
+  /** Characters of the emitted module's source. */
+  moduleBytes: number;
+}
+
 /** What {@link buildWeb} did; dist/build.json has it with paths relative to dist. */
 export interface BuildResult {
   outDir: string;
@@ -58,6 +69,10 @@ export interface BuildResult {
     missing: boolean;
     /** Path of the compiled module's source in the cache (null when the model is missing). */
     module: string | null;
+    /** The compile report's figures, cached next to the module (null with a custom compile). */
+    report: DemoReport | null;
+    /** Path of the optimised graph's SVG (null when the model is missing or cannot be drawn). */
+    graph: string | null;
   }[];
   bundleBytes: number;
   testsetBytes: number;
@@ -193,6 +208,8 @@ export async function buildWeb(options: BuildOptions = {}): Promise<BuildResult>
         compileMs: 0,
         missing: true,
         module: null,
+        report: null,
+        graph: null,
       });
       entries.push({ model, path: null });
       continue;
@@ -200,27 +217,54 @@ export async function buildWeb(options: BuildOptions = {}): Promise<BuildResult>
     const bytes = await Deno.readFile(src);
     const hash = await sha256Hex(bytes);
     const out = join(cacheDir, `${model.id}-${hash.slice(0, 16)}-${toolHash}.ts`);
-    const cached = !options.force && (await exists(out));
+    // The compile report's figures live next to the module, so a cached build still has them.
+    const reportPath = out.replace(/\.ts$/, ".json");
+    const cached = !options.force && (await exists(out)) && (await exists(reportPath));
     let compileMs = 0;
-    if (!cached) {
+    let report: DemoReport | null;
+    if (cached) {
+      report = JSON.parse(await Deno.readTextFile(reportPath)) as DemoReport | null;
+    } else {
       const c0 = performance.now();
-      const source = options.compile
-        ? await options.compile(bytes, model.file)
-        : compileFile(bytes, model.file, { target: "wasm" }).source;
+      let source: string;
+      if (options.compile) {
+        source = await options.compile(bytes, model.file);
+        report = null;
+      } else {
+        const r = compileFile(bytes, model.file, { target: "wasm" });
+        source = r.source;
+        const { passes, arenaBytes, naiveBytes, moduleBytes } = r.report;
+        report = { passes: [...passes], arenaBytes, naiveBytes, moduleBytes };
+      }
       compileMs = performance.now() - c0;
       await Deno.writeTextFile(`${out}.tmp`, source);
       await Deno.rename(`${out}.tmp`, out);
+      await Deno.writeTextFile(reportPath, JSON.stringify(report) + "\n");
       log(`web: compiled ${model.file} in ${compileMs.toFixed(0)} ms`);
       // Drop this model's stale cache entries.
       for await (const e of Deno.readDir(cacheDir)) {
-        if (e.name.startsWith(`${model.id}-`) && join(cacheDir, e.name) !== out) {
+        const path = join(cacheDir, e.name);
+        if (e.name.startsWith(`${model.id}-`) && path !== out && path !== reportPath) {
           const rest = e.name.slice(model.id.length + 1);
-          // Only "<id>-<hash>-<tool>.ts", so "cnn-" does not delete "cnn-small-...".
-          if (/^[0-9a-f]{16}-[0-9a-f]{12}\.ts$/.test(rest)) {
-            await Deno.remove(join(cacheDir, e.name));
+          // Only "<id>-<hash>-<tool>.ts|json", so "cnn-" does not delete "cnn-small-...".
+          if (/^[0-9a-f]{16}-[0-9a-f]{12}\.(ts|json)$/.test(rest)) {
+            await Deno.remove(path);
           }
         }
       }
+    }
+    // The optimised graph as a static SVG, drawn here in Deno (the renderer needs Graphviz WASM
+    // and node: modules, so it stays out of the page). Redrawn on every build: about 0.2 s.
+    let graph: string | null = join(outDir, `graph-${model.id}-optimized.svg`);
+    try {
+      const svg = await renderGraph(loadModel(bytes, model.file).graph, {
+        stage: "optimized",
+        format: "svg",
+      });
+      await Deno.writeFile(graph, svg);
+    } catch (e) {
+      log(`web: cannot draw the graph of ${model.file}: ${e instanceof Error ? e.message : e}`);
+      graph = null;
     }
     models.push({
       id: model.id,
@@ -230,6 +274,8 @@ export async function buildWeb(options: BuildOptions = {}): Promise<BuildResult>
       compileMs,
       missing: false,
       module: out,
+      report,
+      graph,
     });
     entries.push({ model, path: out });
   }
@@ -263,7 +309,11 @@ export async function buildWeb(options: BuildOptions = {}): Promise<BuildResult>
   const served = {
     ...result,
     outDir: ".",
-    models: result.models.map((m) => ({ ...m, module: m.module && relative(outDir, m.module) })),
+    models: result.models.map((m) => ({
+      ...m,
+      module: m.module && relative(outDir, m.module),
+      graph: m.graph && relative(outDir, m.graph),
+    })),
   };
   await Deno.writeTextFile(join(outDir, "build.json"), JSON.stringify(served, null, 2) + "\n");
   log(

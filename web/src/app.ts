@@ -39,6 +39,16 @@ export interface DemoState {
 export interface StartOptions {
   /** URL of the packed test set. */
   testsetUrl?: string;
+  /** URL of the build's description (web/build.ts writes it): graph pictures and compile reports. */
+  buildUrl?: string;
+}
+
+/** What the page reads from build.json for each model (see `BuildResult` in web/build.ts). */
+interface BuiltModel {
+  id: string;
+  /** The optimised graph's SVG, relative to the page, or null. */
+  graph: string | null;
+  report: { passes: string[]; arenaBytes: number; naiveBytes: number; moduleBytes: number } | null;
 }
 
 function byId<T extends HTMLElement>(id: string): T {
@@ -135,6 +145,7 @@ export async function start(models: ModelEntry[], options: StartOptions = {}): P
       current = m;
       state.model = m.id;
       showModelStats();
+      showGraph();
       predictNow();
     });
     switcher.append(label);
@@ -150,6 +161,45 @@ export async function start(models: ModelEntry[], options: StartOptions = {}): P
     const t = meanMs.get(current.id);
     timeEl.textContent = t ? formatMs(t.mean) : "–";
   }
+
+  // "How the compiler sees this model": the optimised graph, drawn at build time in Deno.
+  // It is shown through <img src>, never inlined with innerHTML: an SVG loaded as an image cannot
+  // run script or load anything, whatever text (model and tensor names) ended up inside it.
+  const graphImg = byId<HTMLImageElement>("graph-img");
+  const graphLink = byId<HTMLAnchorElement>("graph-link");
+  const graphCaption = byId("graph-caption");
+  let built: Map<string, BuiltModel> | null = null;
+  function showGraph(): void {
+    if (!built) return;
+    const b = built.get(current.id);
+    if (!b?.graph) {
+      graphImg.removeAttribute("src");
+      graphLink.removeAttribute("href");
+      graphImg.hidden = true;
+      graphCaption.textContent = `No graph picture of ${current.label} in this build.`;
+      return;
+    }
+    graphImg.hidden = false;
+    graphImg.src = graphLink.href = b.graph;
+    graphImg.dataset.model = current.id;
+    const r = b.report;
+    graphCaption.textContent = `${current.label} (${current.file}) after the graph passes. ` +
+      (r
+        ? `Passes applied: ${r.passes.join(", ") || "none"} · arena ${formatBytes(r.arenaBytes)} ` +
+          `(${formatBytes(r.naiveBytes)} with one buffer per value) · module ${
+            formatBytes(r.moduleBytes)
+          }.`
+        : "No compile report in this build.");
+  }
+  const buildLoad = (async () => {
+    const res = await fetch(options.buildUrl ?? "build.json");
+    if (!res.ok) throw new Error(`build.json: HTTP ${res.status}`);
+    const json = await res.json() as { models: BuiltModel[] };
+    built = new Map(json.models.map((m) => [m.id, m]));
+    showGraph();
+  })().catch((e) => {
+    graphCaption.textContent = `Graph unavailable (${e instanceof Error ? e.message : e}).`;
+  });
 
   /** Empties the verdict, the chart and the preview. */
   function showNothing(): void {
@@ -294,6 +344,7 @@ export async function start(models: ModelEntry[], options: StartOptions = {}): P
   });
   document.body.dataset.ready = "1";
   setStatus(`Ready · ${available.length} of ${models.length} models loaded · loading test set…`);
+  await buildLoad;
   try {
     await testsetLoad;
     const set = testset as TestSet | null;
