@@ -29,8 +29,9 @@ import {
   type Plan,
   type PoolKernel,
 } from "../plan/plan.ts";
-import { encodeModule, F32, Fn, I32, OP, SIMD, V128 } from "./wasm_encoder.ts";
+import { encodeModule, Fn, I32, OP, SIMD, V128 } from "./wasm_encoder.ts";
 import { WeightBlob } from "./weights_blob.ts";
+import { at, madd, softmax } from "./wasm_shared.ts";
 import {
   packWinograd,
   winogradEligible,
@@ -58,11 +59,6 @@ const FLT_MAX = 3.4028234663852886e38;
 const MAX_ACC = 8;
 /** Dense kernels with at most this many outputs use one dot-product accumulator per output. */
 const DOT_ROWS = 12;
-
-/** Byte address of a buffer. */
-function at(plan: Plan, buf: number): number {
-  return plan.buffers[buf]!.offset;
-}
 
 /** A conv kernel's WASM strategy, decided once and shared by both variants. */
 interface ConvPlan {
@@ -313,12 +309,6 @@ function kernelFn(
   if (k.kind === "conv2d") return convFn(plan, k, s as ConvPlan, fma, scratchAt);
   if (k.kind === "dense") return denseFn(plan, k, s as DensePlan, fma);
   return poolFn(plan, k);
-}
-
-/** acc = acc + x * w, on the locals given. */
-function madd(f: Fn, acc: number, x: number, w: number, fma: boolean): void {
-  if (fma) f.get(x).get(w).get(acc).simd(SIMD.f32x4RelaxedMadd).set(acc);
-  else f.get(acc).get(x).get(w).simd(SIMD.f32x4Mul).simd(SIMD.f32x4Add).set(acc);
 }
 
 function convFn(plan: Plan, k: ConvKernel, s: ConvPlan, fma: boolean, scratchAt: number): Fn {
@@ -597,25 +587,6 @@ function denseSparse(f: Fn, plan: Plan, k: DenseKernel, s: DensePlan, fma: boole
   const blockBytes = k.k * s.V * 16;
   for (let b = 0; b < s.blocks; b++) block(s.V, b, s.w + b * blockBytes);
   if (s.tail) block(s.tail, s.blocks, s.w + s.blocks * blockBytes);
-}
-
-/** In-place soft_max of n floats at `dst`, with the imported f64 Math.exp as the interpreter. */
-function softmax(f: Fn, dst: number, n: number): void {
-  const m = f.local(I32), max = f.local(F32), sum = f.local(F32), e = f.local(F32);
-  f.f32(-Infinity).set(max);
-  f.for(m, 0, n * 4, 4, () => {
-    f.get(max).get(m).f32Load(dst).op(OP.f32Max).set(max);
-  });
-  f.f32(0).set(sum);
-  f.for(m, 0, n * 4, 4, () => {
-    f.get(m).f32Load(dst).op(OP.f64PromoteF32).get(max).op(OP.f64PromoteF32).op(OP.f64Sub)
-      .call(0).op(OP.f32DemoteF64).set(e);
-    f.get(m).get(e).f32Store(dst);
-    f.get(sum).get(e).op(OP.f32Add).set(sum);
-  });
-  f.for(m, 0, n * 4, 4, () => {
-    f.get(m).get(m).f32Load(dst).get(sum).op(OP.f32Div).f32Store(dst);
-  });
 }
 
 function poolFn(plan: Plan, k: PoolKernel): Fn {

@@ -31,6 +31,7 @@
 import type { DenseKernel, Kernel, Plan } from "../plan/plan.ts";
 import { F32, Fn, I32, OP, SIMD, V128 } from "./wasm_encoder.ts";
 import type { WeightBlob } from "./weights_blob.ts";
+import { at, softmax } from "./wasm_shared.ts";
 
 /** SIMD opcodes beyond the shared table (WebAssembly 2.0 and relaxed-SIMD numbering). */
 const S = {
@@ -180,11 +181,6 @@ export function prepareQuantDense(k: DenseKernel, blob: WeightBlob, base: number
     groupW: groupBytes(V),
     groupD: q.blocks * V * 16,
   };
-}
-
-/** Byte address of a buffer. */
-function at(plan: Plan, buf: number): number {
-  return plan.buffers[buf]!.offset;
 }
 
 /** Scratch layout: int8 input, activation scales, block/element lists. */
@@ -605,25 +601,6 @@ function dequantGroup(
     });
   });
   storeGroup(f, plan, k, s, V, groupIndex, g, facc);
-}
-
-/** In-place soft_max of n floats at `dst` with the imported f64 `Math.exp` (function 0). */
-function softmax(f: Fn, dst: number, n: number): void {
-  const m = f.local(I32), max = f.local(F32), sum = f.local(F32), e = f.local(F32);
-  f.f32(-Infinity).set(max);
-  f.for(m, 0, n * 4, 4, () => {
-    f.get(max).get(m).f32Load(dst).op(OP.f32Max).set(max);
-  });
-  f.f32(0).set(sum);
-  f.for(m, 0, n * 4, 4, () => {
-    f.get(m).f32Load(dst).op(OP.f64PromoteF32).get(max).op(OP.f64PromoteF32).op(OP.f64Sub)
-      .call(0).op(OP.f32DemoteF64).set(e);
-    f.get(m).get(e).f32Store(dst);
-    f.get(sum).get(e).op(OP.f32Add).set(sum);
-  });
-  f.for(m, 0, n * 4, 4, () => {
-    f.get(m).get(m).f32Load(dst).get(sum).op(OP.f32Div).f32Store(dst);
-  });
 }
 
 /**

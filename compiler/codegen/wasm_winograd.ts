@@ -21,6 +21,7 @@
  */
 import type { ConvKernel, Plan } from "../plan/plan.ts";
 import { Fn, I32, OP, SIMD, V128 } from "./wasm_encoder.ts";
+import { madd } from "./wasm_shared.ts";
 
 /** Tiles blocked together in the GEMM (x 2 channel vectors = 8 accumulators). */
 const T = 4;
@@ -219,10 +220,4 @@ export function winogradFn(
     group(rest);
   }
   return f;
-}
-
-/** acc = acc + x * w, on the locals given. */
-function madd(f: Fn, acc: number, x: number, w: number, fma: boolean): void {
-  if (fma) f.get(x).get(w).get(acc).simd(SIMD.f32x4RelaxedMadd).set(acc);
-  else f.get(acc).get(x).get(w).simd(SIMD.f32x4Mul).simd(SIMD.f32x4Add).set(acc);
 }
