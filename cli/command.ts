@@ -52,25 +52,32 @@ export function intOption(
   min: number,
   max: number,
 ): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) {
-    throw new UsageError(`--${name} must be an integer from ${min} to ${max}, got '${value}'`);
-  }
-  return n;
+  return boundedNumber(name, value, min, max, true);
 }
 
-/** Parses a number option, with bounds. */
+/** Parses a number option, with bounds; `undefined` stays `undefined`. */
 export function numberOption(
   name: string,
   value: string | undefined,
   min: number,
   max: number,
 ): number | undefined {
+  return boundedNumber(name, value, min, max, false);
+}
+
+function boundedNumber(
+  name: string,
+  value: string | undefined,
+  min: number,
+  max: number,
+  integer: boolean,
+): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isFinite(n) || n < min || n > max) {
-    throw new UsageError(`--${name} must be a number from ${min} to ${max}, got '${value}'`);
+  const ok = integer ? Number.isInteger(n) : Number.isFinite(n);
+  if (!ok || value.trim() === "" || n < min || n > max) {
+    const what = integer ? "an integer" : "a number";
+    throw new UsageError(`--${name} must be ${what} from ${min} to ${max}, got '${value}'`);
   }
   return n;
 }
