@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { chromium } from "playwright-core";
+import { chromiumInstalled, launchChromium } from "./helpers/chromium.ts";
 import { bundleJs, compileFile, compileGraph, VERSION } from "../compiler/mod.ts";
 import { type EmittedModule, loadEmittedModule, loadEmittedSource } from "../compiler/emit/load.ts";
 import { jsString } from "../compiler/emit/escape.ts";
@@ -176,12 +176,8 @@ console.log(JSON.stringify({ backend: m.backend(), digits: Array.from(r.digits),
   }
 });
 
-const CHROMIUM = "/usr/bin/chromium";
-let haveChromium = true;
-try {
-  Deno.statSync(CHROMIUM);
-} catch {
-  haveChromium = false;
+const haveChromium = chromiumInstalled();
+if (!haveChromium) {
   console.log(
     "note: /usr/bin/chromium missing (apt-get install -y chromium); the Chromium test is skipped",
   );
@@ -193,19 +189,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--disable-quic",
-      ],
-    });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage();
       for (const target of ["wasm", "ts"] as const) {

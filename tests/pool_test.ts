@@ -13,6 +13,7 @@ import { bundleJs, compileFile } from "../compiler/mod.ts";
 import { toFileUrl } from "../compiler/emit/path_url.ts";
 import { loadMnist } from "../runtime/mnist_data.ts";
 import { fcWeights, ggmlCnnWeights, ggufOf } from "./helpers/models.ts";
+import { chromiumInstalled, launchChromium } from "./helpers/chromium.ts";
 
 /** What a module with a pool exports (the EmittedModule API plus createPool). */
 interface PoolModule {
@@ -204,15 +205,10 @@ console.log(JSON.stringify({ backend: m.backend(), results }));
   }
 });
 
-const CHROMIUM = "/usr/bin/chromium";
-const haveChromium = (() => {
-  try {
-    return Deno.statSync(CHROMIUM).isFile;
-  } catch {
-    console.log("note: /usr/bin/chromium missing; the pool's browser test is skipped");
-    return false;
-  }
-})();
+const haveChromium = chromiumInstalled();
+if (!haveChromium) {
+  console.log("note: /usr/bin/chromium missing; the pool's browser test is skipped");
+}
 
 Deno.test({
   name:
@@ -222,7 +218,6 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const { chromium } = await import("playwright-core");
     const { js } = await emitted(cnnModel(), "wasm");
     const files: Record<string, [Uint8Array, string]> = {
       "/": [new TextEncoder().encode("<!doctype html><title>pool</title>"), "text/html"],
@@ -240,11 +235,7 @@ Deno.test({
       }
       return new Response(file[0].slice(), { headers });
     });
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
-    });
+    const browser = await launchChromium();
     try {
       for (const isolated of [false, true]) {
         isolate = isolated;

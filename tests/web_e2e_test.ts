@@ -11,13 +11,13 @@
  */
 import assert from "node:assert/strict";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { chromium, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
+import { CHROMIUM, launchChromium } from "./helpers/chromium.ts";
 import { type BuildResult, buildWeb } from "../web/build.ts";
 import { serveWeb } from "../web/serve.ts";
 import { loadMnistTestSet } from "../web/testset.ts";
 import type { EmittedModule } from "../web/src/model.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = fileURLToPath(new URL("./artifacts/", import.meta.url));
 /** Optional: serve an already built folder instead of building (used while developing). */
 const PREBUILT = Deno.env.get("GGUFC_WEB_DIST");
@@ -135,19 +135,7 @@ Deno.test({
 
     const ac = new AbortController();
     const { server, url } = serveWeb({ root, port: 0, signal: ac.signal });
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--disable-quic",
-      ],
-    });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage({ viewport: { width: 1200, height: 860 } });
       const errors: string[] = [];
