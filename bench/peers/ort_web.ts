@@ -9,7 +9,7 @@ import * as ort from "onnxruntime-web";
 import { pathToFileURL } from "node:url";
 import type { Graph } from "../../compiler/ir/graph.ts";
 import { exportOnnx, ONNX_INPUT_NAME, ONNX_OUTPUT_NAME } from "../../compiler/export/onnx.ts";
-import { checkImages, CLASSES, digitsOf, packageMainDir, type Peer, PIXELS } from "./peer.ts";
+import { packageMainDir, type Peer, pixelPredictors } from "./peer.ts";
 
 /** The onnxruntime API subset both ORT peers use (web and node share onnxruntime-common). */
 interface OrtLike {
@@ -46,7 +46,6 @@ export function ortPeer(
   session: ort.InferenceSession,
   inputShape: readonly number[],
 ): Peer {
-  const one = new Float32Array(PIXELS);
   const shapeOf = (count: number) => [count, ...inputShape.slice(1)];
   const run = async (x: Float32Array, count: number): Promise<Float32Array> => {
     const feeds = { [ONNX_INPUT_NAME]: new api.Tensor("float32", x, shapeOf(count)) };
@@ -56,30 +55,10 @@ export function ortPeer(
     probs.dispose();
     return data;
   };
-  const probsOne = (image: Uint8Array) => {
-    checkImages(image, 1);
-    for (let i = 0; i < PIXELS; i++) one[i] = image[i]!;
-    return run(one, 1);
-  };
-  const probsBatch = (images: Uint8Array, count: number) => {
-    checkImages(images, count);
-    return run(Float32Array.from(images.subarray(0, count * PIXELS)), count);
-  };
   return {
     id,
     name,
-    async predict(image) {
-      return digitsOf(await probsOne(image), 1)[0]!;
-    },
-    async predictProbs(image) {
-      return Float32Array.from((await probsOne(image)).subarray(0, CLASSES));
-    },
-    async predictBatch(images, count) {
-      return digitsOf(await probsBatch(images, count), count);
-    },
-    async predictBatchProbs(images, count) {
-      return Float32Array.from((await probsBatch(images, count)).subarray(0, count * CLASSES));
-    },
+    ...pixelPredictors(run),
     dispose: () => session.release(),
   };
 }

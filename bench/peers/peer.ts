@@ -7,6 +7,7 @@
 import { dirname } from "node:path";
 import { createRequire } from "node:module";
 import { UsageError } from "../../runtime/errors.ts";
+import { argmax } from "../../runtime/interpreter.ts";
 
 /** Pixels per MNIST image. */
 export const PIXELS = 784;
@@ -40,18 +41,44 @@ export type PeerId = "ort-web" | "ort-node-1t" | "ort-node-2t" | "tfjs-wasm";
 /** All peer ids, in the order benchmarks list them. */
 export const PEER_IDS: readonly PeerId[] = ["ort-web", "ort-node-1t", "ort-node-2t", "tfjs-wasm"];
 
-/** Index of the largest of `n` values from `offset`. */
-export function argmaxAt(values: ArrayLike<number>, offset: number, n: number): number {
-  let best = 0;
-  for (let i = 1; i < n; i++) if (values[offset + i]! > values[offset + best]!) best = i;
-  return best;
-}
+/** Index of the largest of `n` values from `offset` (the interpreter's argmax). */
+export const argmaxAt = argmax;
 
 /** The argmax of each row of 10 probabilities. */
 export function digitsOf(probs: Float32Array, count: number): Uint8Array {
   const digits = new Uint8Array(count);
-  for (let i = 0; i < count; i++) digits[i] = argmaxAt(probs, i * CLASSES, CLASSES);
+  for (let i = 0; i < count; i++) digits[i] = argmax(probs, i * CLASSES, CLASSES);
   return digits;
+}
+
+/**
+ * The four predict methods of a {@link Peer}, from one function that runs the engine on
+ * `count` images given as raw pixel floats and returns (at least) `count * 10` probabilities.
+ * Methods are async, so a bad argument rejects instead of throwing synchronously.
+ *
+ * @param run the engine call
+ * @returns predict, predictProbs, predictBatch, predictBatchProbs
+ */
+export function pixelPredictors(
+  run: (x: Float32Array, count: number) => Float32Array | Promise<Float32Array>,
+): Pick<Peer, "predict" | "predictProbs" | "predictBatch" | "predictBatchProbs"> {
+  const one = new Float32Array(PIXELS);
+  const probsOne = async (image: Uint8Array) => {
+    checkImages(image, 1);
+    for (let i = 0; i < PIXELS; i++) one[i] = image[i]!;
+    return (await run(one, 1)).slice(0, CLASSES);
+  };
+  const probsBatch = async (images: Uint8Array, count: number) => {
+    checkImages(images, count);
+    const probs = await run(Float32Array.from(images.subarray(0, count * PIXELS)), count);
+    return probs.slice(0, count * CLASSES);
+  };
+  return {
+    predict: async (image) => digitsOf(await probsOne(image), 1)[0]!,
+    predictProbs: probsOne,
+    predictBatch: async (images, count) => digitsOf(await probsBatch(images, count), count),
+    predictBatchProbs: probsBatch,
+  };
 }
 
 /** Checks that `images` holds `count` whole images. */

@@ -29,7 +29,7 @@ import {
   planFusions,
   reshapeBatchDim,
 } from "../../compiler/export/onnx_layout.ts";
-import { checkImages, CLASSES, digitsOf, packageMainDir, type Peer, PIXELS } from "./peer.ts";
+import { CLASSES, packageMainDir, type Peer, pixelPredictors } from "./peer.ts";
 
 let backendReady: Promise<void> | undefined;
 
@@ -367,7 +367,6 @@ function buildForward(
 export async function createTfjsPeer(graph: Graph): Promise<Peer> {
   await initBackend();
   const { forward, inputShape, consts } = buildForward(graph);
-  const one = new Float32Array(PIXELS);
   const run = (x: Float32Array, count: number): Float32Array => {
     const input = tf.tensor(x, [count, ...inputShape.slice(1)]);
     const out = forward(input);
@@ -376,29 +375,12 @@ export async function createTfjsPeer(graph: Graph): Promise<Peer> {
     out.dispose();
     return data;
   };
-  const probsOne = (image: Uint8Array) => {
-    checkImages(image, 1);
-    for (let i = 0; i < PIXELS; i++) one[i] = image[i]!;
-    return run(one, 1);
-  };
-  const probsBatch = (images: Uint8Array, count: number) => {
-    checkImages(images, count);
-    return run(Float32Array.from(images.subarray(0, count * PIXELS)), count);
-  };
   // The wasm backend is SIMD when the engine supports it (Deno/V8 does).
   const simd = await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT");
   return {
     id: "tfjs-wasm",
     name: `TF.js ${tf.version_core} (wasm${simd ? " SIMD" : ""}, 1 thread)`,
-    // async so that a bad argument rejects the promise instead of throwing synchronously.
-    // deno-lint-ignore require-await
-    predict: async (image) => digitsOf(probsOne(image), 1)[0]!,
-    // deno-lint-ignore require-await
-    predictProbs: async (image) => probsOne(image).slice(0, CLASSES),
-    // deno-lint-ignore require-await
-    predictBatch: async (images, count) => digitsOf(probsBatch(images, count), count),
-    // deno-lint-ignore require-await
-    predictBatchProbs: async (images, count) => probsBatch(images, count).slice(0, count * CLASSES),
+    ...pixelPredictors(run),
     dispose: () => {
       for (const t of consts) t.dispose();
       return Promise.resolve();
