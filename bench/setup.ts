@@ -36,7 +36,7 @@ import { emitModule } from "../compiler/emit/module.ts";
 import { loadModel, type ModelLayout } from "../compiler/frontend/mod.ts";
 import type { Graph } from "../compiler/ir/graph.ts";
 import { type EmittedModule, loadEmittedModule } from "../compiler/emit/load.ts";
-import { runGraph } from "../runtime/interpreter.ts";
+import { argmax, runGraph } from "../runtime/interpreter.ts";
 import { loadMnist } from "../runtime/mnist_data.ts";
 import { createPeer, type Peer, PEER_IDS, type PeerId } from "./peers/mod.ts";
 import {
@@ -286,7 +286,7 @@ function interpreterEngine(graph: Graph): Engine {
     rotate: SMOKE ? 3 : 50,
     predict: (image) => {
       for (let i = 0; i < PIXELS; i++) x[i] = image[i]!;
-      return argmax(runGraph(graph, x), 0);
+      return argmax(runGraph(graph, x), 0, CLASSES);
     },
     dispose: () => Promise.resolve(),
   };
@@ -302,13 +302,6 @@ function peerEngine(p: Peer): Engine {
     predictBatch: (images, count) => p.predictBatch(images, count),
     dispose: () => p.dispose(),
   };
-}
-
-/** Index of the largest of the 10 values from `offset`. */
-function argmax(p: ArrayLike<number>, offset: number): number {
-  let best = 0;
-  for (let i = 1; i < CLASSES; i++) if (p[offset + i]! > p[offset + best]!) best = i;
-  return best;
 }
 
 /**

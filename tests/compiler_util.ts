@@ -9,24 +9,9 @@ import { WeightSet, type WeightTensor } from "../compiler/frontend/weights.ts";
 import { type Graph, GraphBuilder, type WeightType } from "../compiler/ir/graph.ts";
 import { runGraph } from "../runtime/interpreter.ts";
 
-/** Deterministic PRNG (mulberry32) so failures reproduce. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Uniform values in [-scale, scale). */
-export function randomValues(r: () => number, n: number, scale: number): Float32Array {
-  const v = new Float32Array(n);
-  for (let i = 0; i < n; i++) v[i] = (r() * 2 - 1) * scale;
-  return v;
-}
+// The seeded PRNG and uniform arrays are the tests' shared ones (same sequences as before).
+import { randomArray as randomValues, rng } from "./helpers/random.ts";
+export { randomValues, rng };
 
 /** A random MNIST-like image: raw values 0..255, about 80% zeros like real digits. */
 export function randomImage(r: () => number, n = 784): Float32Array {
