@@ -53,3 +53,29 @@ Deno.test("eval gives the same loss and accuracy on the WASM, TS, pooled and emi
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("eval, run and start refuse bad worker counts, engines and files with one usage line", async () => {
+  const errors: string[] = [];
+  const { error } = console;
+  console.error = (...a: unknown[]) => errors.push(a.join(" "));
+  try {
+    for (
+      const [args, text] of [
+        [["eval", model, "--workers", "0"], "--workers must be an integer from 1 to 64"],
+        [["eval", model, "--workers", "2", "--engine", "ts"], "does not go with --engine ts"],
+        [["eval", "--module", "nowhere.js"], "module 'nowhere.js' does not exist"],
+        [["run", model, "--module", "m.js"], "give either MODEL or --module"],
+        [["run", model, "--index", "10000"], "--index must be an integer from 0 to 9999"],
+        [["start", "missing.gguf"], "model 'missing.gguf' does not exist"],
+        [["start", model, "--target", "c"], "--target must be one of wasm, ts"],
+      ] as const
+    ) {
+      errors.length = 0;
+      assertEquals(await main([...args]), 2, args.join(" "));
+      assertEquals(errors.length, 1, errors.join("\n"));
+      assert(errors[0]!.startsWith(`ggufc ${args[0]}: `) && errors[0]!.includes(text), errors[0]);
+    }
+  } finally {
+    console.error = error;
+  }
+});
