@@ -13,7 +13,7 @@ import {
   FormatError,
   printable,
   UsageError,
-} from "./runtime/errors.ts";
+} from "./ggml/errors.ts";
 import { GraphError } from "./compiler/ir/graph.ts";
 
 function usage(): string {

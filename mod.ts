@@ -25,32 +25,32 @@
  *
  * @module
  */
-export { FormatError, UsageError } from "./runtime/errors.ts";
+export { FormatError, UsageError } from "./ggml/errors.ts";
 export { GraphBuilder, GraphError } from "./compiler/ir/graph.ts";
 export type { Graph, Ne, Node, Op } from "./compiler/ir/graph.ts";
 export { loadModel } from "./compiler/frontend/mod.ts";
 export type { LoadedModel, ModelLayout } from "./compiler/frontend/mod.ts";
-export { interpret, runGraph } from "./runtime/interpreter.ts";
-export { evaluate } from "./runtime/evaluate.ts";
-export type { EvalResult, Predictor } from "./runtime/evaluate.ts";
-export { loadMnist } from "./runtime/mnist_data.ts";
+export { interpret, runGraph } from "./reference/interpreter.ts";
+export { evaluate } from "./reference/evaluate.ts";
+export type { EvalResult, Predictor } from "./reference/evaluate.ts";
+export { loadMnist } from "./data/mnist_data.ts";
 export { loadEmittedSource } from "./compiler/emit/load.ts";
 export type { EmittedPool } from "./compiler/emit/load.ts";
-export { convertStateDict } from "./compiler/convert.ts";
-export type { ConvertOptions, ConvertResult } from "./compiler/convert.ts";
-export { renderGraph } from "./compiler/graph_render/mod.ts";
-export type { GraphStage, RenderGraphOptions } from "./compiler/graph_render/mod.ts";
-export { GgmlType, ggmlTypeName, tensorByteSize } from "./compiler/formats/ggml_types.ts";
-export { metaString, readGguf, tensorToF32 } from "./compiler/formats/gguf_reader.ts";
-export type { GgufFile, GgufTensor, GgufValue } from "./compiler/formats/gguf_reader.ts";
-export { gguf, writeGguf } from "./compiler/formats/gguf_writer.ts";
-export type { GgufWriteTensor } from "./compiler/formats/gguf_writer.ts";
-export { dequantize, f32ToF16Bytes, quantize } from "./compiler/formats/quant.ts";
-export { readLegacyGgml, writeLegacyGgml } from "./compiler/formats/legacy.ts";
-export { readIdxImages, readIdxLabels } from "./runtime/idx.ts";
-export type { IdxImages } from "./runtime/idx.ts";
-export { exportOnnx } from "./compiler/export/onnx.ts";
-export type { OnnxExport, OnnxExportOptions } from "./compiler/export/onnx.ts";
+export { convertStateDict } from "./convert/state_dict.ts";
+export type { ConvertOptions, ConvertResult } from "./convert/state_dict.ts";
+export { renderGraph } from "./render/mod.ts";
+export type { GraphStage, RenderGraphOptions } from "./render/mod.ts";
+export { GgmlType, ggmlTypeName, tensorByteSize } from "./ggml/ggml_types.ts";
+export { metaString, readGguf, tensorToF32 } from "./ggml/gguf_reader.ts";
+export type { GgufFile, GgufTensor, GgufValue } from "./ggml/gguf_reader.ts";
+export { gguf, writeGguf } from "./ggml/gguf_writer.ts";
+export type { GgufWriteTensor } from "./ggml/gguf_writer.ts";
+export { dequantize, f32ToF16Bytes, quantize } from "./ggml/quant.ts";
+export { readLegacyGgml, writeLegacyGgml } from "./ggml/legacy.ts";
+export { readIdxImages, readIdxLabels } from "./data/idx.ts";
+export type { IdxImages } from "./data/idx.ts";
+export { exportOnnx } from "./export/onnx.ts";
+export type { OnnxExport, OnnxExportOptions } from "./export/onnx.ts";
 export {
   bundleJs,
   compileFile,

@@ -15,8 +15,8 @@
  *
  * @module
  */
-import { svgToPng } from "../compiler/graph_render/render.ts";
-import { FONT_FAMILY } from "../compiler/graph_render/dot.ts";
+import { svgToPng } from "../render/render.ts";
+import { FONT_FAMILY } from "../render/dot.ts";
 
 /** One bar: an engine's per-digit latency. */
 export interface ChartBar {

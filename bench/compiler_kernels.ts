@@ -14,8 +14,8 @@ import { generateWasm } from "../compiler/codegen/wasm_backend.ts";
 import { winogradEligible } from "../compiler/codegen/wasm_winograd.ts";
 import { kernelMacs } from "../compiler/plan/plan.ts";
 import { loadModel } from "../compiler/frontend/mod.ts";
-import { loadMnist } from "../runtime/mnist_data.ts";
-import { LAYOUTS, randomModel } from "../tests/compiler_util.ts";
+import { loadMnist } from "../data/mnist_data.ts";
+import { LAYOUTS, randomModel } from "../testkit/random_graphs.ts";
 import { measurePeak } from "./compiler_peak.ts";
 
 const FILES: Record<string, string> = {

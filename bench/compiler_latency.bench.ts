@@ -19,9 +19,9 @@ import { loadModel } from "../compiler/frontend/mod.ts";
 import { type EmittedModule, loadEmittedSource } from "../compiler/emit/load.ts";
 import { toBase64 } from "../compiler/emit/base64.ts";
 import type { Graph } from "../compiler/ir/graph.ts";
-import { runGraph } from "../runtime/interpreter.ts";
-import { loadMnist } from "../runtime/mnist_data.ts";
-import { LAYOUTS, randomModel } from "../tests/compiler_util.ts";
+import { runGraph } from "../reference/interpreter.ts";
+import { loadMnist } from "../data/mnist_data.ts";
+import { LAYOUTS, randomModel } from "../testkit/random_graphs.ts";
 
 const ROOT = new URL("../", import.meta.url);
 /** Real model files by layout, first one found wins. */

@@ -15,8 +15,8 @@
  * @module
  */
 import { readFileSync } from "node:fs";
-import { readGguf } from "../compiler/formats/gguf_reader.ts";
-import { isLegacyGgml, readLegacyGgml } from "../compiler/formats/legacy.ts";
+import { readGguf } from "../ggml/gguf_reader.ts";
+import { isLegacyGgml, readLegacyGgml } from "../ggml/legacy.ts";
 import { loadModel } from "../compiler/frontend/mod.ts";
 import { planGraph } from "../compiler/mod.ts";
 import { toFileUrl } from "../compiler/emit/path_url.ts";

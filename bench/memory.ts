@@ -17,7 +17,7 @@
  * @module
  */
 import { loadEmittedModule } from "../compiler/emit/load.ts";
-import { loadMnist } from "../runtime/mnist_data.ts";
+import { loadMnist } from "../data/mnist_data.ts";
 
 /** Predictions each measurement runs. */
 export const PREDICTIONS = 10_000;

@@ -18,8 +18,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { bundleJs, compileFile } from "../compiler/mod.ts";
 import { toFileUrl } from "../compiler/emit/path_url.ts";
-import { loadMnist } from "../runtime/mnist_data.ts";
-import { fcWeights, ggmlCnnWeights, ggufOf } from "../tests/helpers/models.ts";
+import { loadMnist } from "../data/mnist_data.ts";
+import { fcWeights, ggmlCnnWeights, ggufOf } from "../testkit/models.ts";
 
 /** Images per call. */
 export const BATCH = 500;

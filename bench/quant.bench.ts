@@ -11,7 +11,7 @@
  */
 import { compileFile, type CompileOptions } from "../compiler/mod.ts";
 import { loadEmittedSource } from "../compiler/emit/load.ts";
-import { loadMnist } from "../runtime/mnist_data.ts";
+import { loadMnist } from "../data/mnist_data.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const MODELS = [

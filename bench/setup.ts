@@ -36,16 +36,10 @@ import { emitModule } from "../compiler/emit/module.ts";
 import { loadModel, type ModelLayout } from "../compiler/frontend/mod.ts";
 import type { Graph } from "../compiler/ir/graph.ts";
 import { type EmittedModule, loadEmittedModule } from "../compiler/emit/load.ts";
-import { argmax, runGraph } from "../runtime/interpreter.ts";
-import { loadMnist } from "../runtime/mnist_data.ts";
-import { createPeer, type Peer, PEER_IDS, type PeerId } from "./peers/mod.ts";
-import {
-  fcWeights,
-  ggmlCnnWeights,
-  ggufOf,
-  legacyOf,
-  seedCnnWeights,
-} from "../tests/helpers/models.ts";
+import { argmax, runGraph } from "../reference/interpreter.ts";
+import { loadMnist } from "../data/mnist_data.ts";
+import { createPeer, type Peer, PEER_IDS, type PeerId } from "../peers/mod.ts";
+import { fcWeights, ggmlCnnWeights, ggufOf, legacyOf, seedCnnWeights } from "../testkit/models.ts";
 
 /** Pixels per MNIST image. */
 export const PIXELS = 784;
@@ -281,7 +275,7 @@ function interpreterEngine(graph: Graph): Engine {
   const x = new Float32Array(PIXELS);
   return {
     id: "interpreter",
-    name: "reference interpreter (runtime/interpreter.ts)",
+    name: "reference interpreter (reference/interpreter.ts)",
     sync: true,
     rotate: SMOKE ? 3 : 50,
     predict: (image) => {

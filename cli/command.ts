@@ -5,7 +5,7 @@
  * @module
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { UsageError } from "../runtime/errors.ts";
+import { UsageError } from "../ggml/errors.ts";
 
 /** One `ggufc <command>`. */
 export interface Command {

@@ -10,7 +10,7 @@ import {
   readInputFile,
   writeOutputFile,
 } from "./command.ts";
-import { UsageError } from "../runtime/errors.ts";
+import { UsageError } from "../ggml/errors.ts";
 import { bundleJs, compileFile, formatGraph, renderPlan, WEIGHT_FORMATS } from "../compiler/mod.ts";
 
 const help = `usage: ggufc compile MODEL -o OUT.ts [--js] [--target wasm|ts] [--plan] [--no-relaxed]

@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { convertStateDict } from "../compiler/convert.ts";
-import { UsageError } from "../runtime/errors.ts";
+import { convertStateDict } from "../convert/state_dict.ts";
+import { UsageError } from "../ggml/errors.ts";
 import { type Command, parseCommandArgs, readInputFile, writeOutputFile } from "./command.ts";
 
 const help = `usage: ggufc convert STATE_DICT -o OUT.gguf [--legacy OUT.bin] [--name NAME]

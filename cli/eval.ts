@@ -6,7 +6,7 @@
 import { type Command, parseCommandArgs, writeOutputFile } from "./command.ts";
 import { MODEL_SOURCE_OPTIONS, modelSourceHelp, predictorFromArgs } from "./model_source.ts";
 import { readImages, readLabels } from "./mnist_inputs.ts";
-import { type EvalResult, evaluate } from "../runtime/evaluate.ts";
+import { type EvalResult, evaluate } from "../reference/evaluate.ts";
 
 const help =
   `usage: ggufc eval MODEL [--images FILE --labels FILE] [--json] [--predictions FILE.tsv]

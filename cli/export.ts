@@ -5,13 +5,8 @@
  * @module
  */
 import { loadModel } from "../compiler/frontend/mod.ts";
-import {
-  exportOnnx,
-  ONNX_INPUT_NAME,
-  ONNX_OPSET,
-  ONNX_OUTPUT_NAME,
-} from "../compiler/export/onnx.ts";
-import { UsageError } from "../runtime/errors.ts";
+import { exportOnnx, ONNX_INPUT_NAME, ONNX_OPSET, ONNX_OUTPUT_NAME } from "../export/onnx.ts";
+import { UsageError } from "../ggml/errors.ts";
 import {
   type Command,
   intOption,
@@ -71,7 +66,7 @@ export const exportCommand: Command = {
     );
     if (check !== undefined) {
       // Loaded only when asked: onnxruntime-web is a benchmark dependency.
-      const { createPeers } = await import("../bench/peers/mod.ts");
+      const { createPeers } = await import("../peers/mod.ts");
       const [peer] = await createPeers(graph, ["ort-web"], { verify: check });
       await peer!.dispose();
       console.log(

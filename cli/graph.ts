@@ -12,15 +12,10 @@ import {
   readInputFile,
   writeOutputFile,
 } from "./command.ts";
-import { UsageError } from "../runtime/errors.ts";
+import { UsageError } from "../ggml/errors.ts";
 import { loadModel } from "../compiler/frontend/mod.ts";
 import { CompileError } from "../compiler/plan/plan.ts";
-import {
-  GRAPH_STAGES,
-  type GraphFormat,
-  type RankDir,
-  renderGraph,
-} from "../compiler/graph_render/mod.ts";
+import { GRAPH_STAGES, type GraphFormat, type RankDir, renderGraph } from "../render/mod.ts";
 
 const help =
   `usage: ggufc graph MODEL -o OUT.(png|svg|dot) [--stage STAGE] [--rankdir TB|LR] [--scale S]

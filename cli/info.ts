@@ -6,11 +6,11 @@
  * @module
  */
 import { type Command, parseCommandArgs, readInputFile } from "./command.ts";
-import { UsageError } from "../runtime/errors.ts";
-import { type GgufValue, isGguf, readGguf } from "../compiler/formats/gguf_reader.ts";
-import { isLegacyGgml, readLegacyGgml } from "../compiler/formats/legacy.ts";
-import { ggmlTypeName } from "../compiler/formats/ggml_types.ts";
-import { ByteReader } from "../compiler/formats/byte_reader.ts";
+import { UsageError } from "../ggml/errors.ts";
+import { type GgufValue, isGguf, readGguf } from "../ggml/gguf_reader.ts";
+import { isLegacyGgml, readLegacyGgml } from "../ggml/legacy.ts";
+import { ggmlTypeName } from "../ggml/ggml_types.ts";
+import { ByteReader } from "../ggml/byte_reader.ts";
 
 const help = `usage: ggufc info MODEL [--json] [--all]
 

@@ -4,9 +4,9 @@
  *
  * @module
  */
-import { readIdxImages, readIdxLabels } from "../runtime/idx.ts";
-import { mnistPath } from "../runtime/mnist_data.ts";
-import { FormatError, UsageError } from "../runtime/errors.ts";
+import { readIdxImages, readIdxLabels } from "../data/idx.ts";
+import { mnistPath } from "../data/mnist_data.ts";
+import { FormatError, UsageError } from "../ggml/errors.ts";
 import { readInputFile } from "./command.ts";
 import { MNIST_HW } from "../compiler/frontend/mod.ts";
 

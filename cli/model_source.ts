@@ -5,14 +5,14 @@
  * @module
  */
 import { choiceOption, intOption, readInputFile } from "./command.ts";
-import { UsageError } from "../runtime/errors.ts";
-import type { Predictor } from "../runtime/evaluate.ts";
+import { UsageError } from "../ggml/errors.ts";
+import type { Predictor } from "../reference/evaluate.ts";
 import {
   ENGINES,
   pooledPredictorForFile,
   predictorForFile,
   predictorForModule,
-} from "../runtime/predictors.ts";
+} from "./predictors.ts";
 
 /** The options this module reads, to spread into a command's option spec. */
 export const MODEL_SOURCE_OPTIONS = {

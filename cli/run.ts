@@ -6,8 +6,8 @@
 import { type Command, intOption, parseCommandArgs } from "./command.ts";
 import { MODEL_SOURCE_OPTIONS, modelSourceHelp, predictorFromArgs } from "./model_source.ts";
 import { readImages } from "./mnist_inputs.ts";
-import { UsageError } from "../runtime/errors.ts";
-import { argmax } from "../runtime/interpreter.ts";
+import { UsageError } from "../ggml/errors.ts";
+import { argmax } from "../reference/interpreter.ts";
 import { MNIST_HW } from "../compiler/frontend/mod.ts";
 
 const help = `usage: ggufc run MODEL [--images FILE] [--index N | --seed S]

@@ -16,9 +16,9 @@ import {
 import { readImages, readLabels } from "./mnist_inputs.ts";
 import { asciiDigit, seededIndex } from "./run.ts";
 import { formatEval } from "./eval.ts";
-import { UsageError } from "../runtime/errors.ts";
-import { evaluate } from "../runtime/evaluate.ts";
-import { modulePredictor } from "../runtime/predictors.ts";
+import { UsageError } from "../ggml/errors.ts";
+import { evaluate } from "../reference/evaluate.ts";
+import { modulePredictor } from "./predictors.ts";
 import { bundleJs, compileFile } from "../compiler/mod.ts";
 import { loadEmittedModule } from "../compiler/emit/load.ts";
 import { MNIST_HW } from "../compiler/frontend/mod.ts";

@@ -13,7 +13,7 @@ import {
   writeOutputFile,
 } from "./command.ts";
 import { dirname } from "node:path";
-import { UsageError } from "../runtime/errors.ts";
+import { UsageError } from "../ggml/errors.ts";
 import { type Arch, ARCHS } from "../models/train/layers.ts";
 import { defaultLayout, LAYOUTS } from "../models/train/export.ts";
 import { type Digits, loadDigits } from "../models/train/data.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 import { type Command, intOption, parseCommandArgs } from "./command.ts";
-import { UsageError } from "../runtime/errors.ts";
+import { UsageError } from "../ggml/errors.ts";
 import { serveWeb } from "../web/serve.ts";
 
 const help = `usage: ggufc web [--port N] [--no-build] [--force]

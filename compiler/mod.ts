@@ -43,7 +43,8 @@ export type { EmittedModule } from "./emit/load.ts";
 export { CompileError, renderPlan } from "./plan/plan.ts";
 export type { Kernel, MemoryReport, Plan, PlanBuffer } from "./plan/plan.ts";
 export { formatGraph } from "./passes/pass.ts";
-export { dequantizedGraph, WEIGHT_FORMATS } from "./plan/quantize_weights.ts";
+export { WEIGHT_FORMATS } from "./plan/quantize_weights.ts";
+export { dequantizedGraph } from "./plan/dequantized_graph.ts";
 export type { QuantCompute, WeightFormat } from "./plan/quantize_weights.ts";
 
 /** ggufc's version, written into every emitted module's header. */

@@ -6,12 +6,12 @@
  */
 import assert from "node:assert/strict";
 import { main } from "../main.ts";
-import { EXIT_FORMAT_ERROR, EXIT_USAGE_ERROR } from "../runtime/errors.ts";
+import { EXIT_FORMAT_ERROR, EXIT_USAGE_ERROR } from "../ggml/errors.ts";
 import { caseInput } from "../tools/fuzz/runner.ts";
 import { seedsOf } from "../tools/fuzz/seeds.ts";
 import { Bytes, ggufHeader } from "./helpers/gguf_builder.ts";
-import { fcWeights, legacyOf } from "./helpers/models.ts";
-import { buildZip } from "./torch_fixtures.ts";
+import { fcWeights, legacyOf } from "../testkit/models.ts";
+import { buildZip } from "../testkit/torch_fixtures.ts";
 
 const dir = Deno.makeTempDirSync({ prefix: "ggufc-cli-errors-" });
 const path = (name: string) => `${dir}/${name}`;

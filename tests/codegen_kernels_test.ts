@@ -18,7 +18,7 @@ import { loadEmittedSource } from "../compiler/emit/load.ts";
 import { CompileError } from "../compiler/plan/plan.ts";
 import { winogradEligible } from "../compiler/codegen/wasm_winograd.ts";
 import { GraphBuilder } from "../compiler/ir/graph.ts";
-import { convNet, ODD_NETS, randomImage, reference, rng } from "./compiler_util.ts";
+import { convNet, ODD_NETS, randomImage, reference, rng } from "../testkit/random_graphs.ts";
 
 const VARIANTS = [
   { label: "wasm relaxed", target: "wasm", relaxed: true, winograd: true },

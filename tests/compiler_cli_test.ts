@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { main } from "../main.ts";
 import { loadEmittedModule } from "../compiler/emit/load.ts";
-import { EXIT_USAGE_ERROR } from "../runtime/errors.ts";
+import { EXIT_USAGE_ERROR } from "../ggml/errors.ts";
 
 const FIXTURE = new URL("../../shared/fixtures/ggml-model-f32.bin", import.meta.url);
 let haveFixture = true;

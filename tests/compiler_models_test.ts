@@ -19,9 +19,9 @@ import { compileFile, compileGraph, type CompileOptions } from "../compiler/mod.
 import { type EmittedModule, loadEmittedSource } from "../compiler/emit/load.ts";
 import type { Graph } from "../compiler/ir/graph.ts";
 import { loadModel } from "../compiler/frontend/mod.ts";
-import { loadMnist } from "../runtime/mnist_data.ts";
-import { argmax, runGraph } from "../runtime/interpreter.ts";
-import { LAYOUTS, maxAbsDiff, randomImage, randomModel, rng } from "./compiler_util.ts";
+import { loadMnist } from "../data/mnist_data.ts";
+import { argmax, runGraph } from "../reference/interpreter.ts";
+import { LAYOUTS, maxAbsDiff, randomImage, randomModel, rng } from "../testkit/random_graphs.ts";
 
 const TOL = 1e-5;
 const TARGETS: { label: string; options: CompileOptions }[] = [

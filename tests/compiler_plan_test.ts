@@ -25,7 +25,7 @@ import {
   randomModel,
   reference,
   rng,
-} from "./compiler_util.ts";
+} from "../testkit/random_graphs.ts";
 
 async function assertPlanMatches(plan: Plan, g: Graph, what: string): Promise<void> {
   const placed = plan.memory ? plan : planMemory(plan);

@@ -4,13 +4,13 @@ import {
   convertStateDict,
   stateDictToLegacyGgml,
   stateDictToMnistFcGguf,
-} from "../compiler/convert.ts";
-import { metaString, readGguf, tensorToF32 } from "../compiler/formats/gguf_reader.ts";
-import { readStateDict, type StateDict } from "../compiler/formats/pytorch.ts";
+} from "../convert/state_dict.ts";
+import { metaString, readGguf, tensorToF32 } from "../ggml/gguf_reader.ts";
+import { readStateDict, type StateDict } from "../convert/pytorch.ts";
 import { loadModel } from "../compiler/frontend/mod.ts";
-import { FormatError, UsageError } from "../runtime/errors.ts";
-import { argmax, runGraph } from "../runtime/interpreter.ts";
-import { loadMnist } from "../runtime/mnist_data.ts";
+import { FormatError, UsageError } from "../ggml/errors.ts";
+import { argmax, runGraph } from "../reference/interpreter.ts";
+import { loadMnist } from "../data/mnist_data.ts";
 import {
   buildZip,
   f32Bytes,
@@ -18,7 +18,7 @@ import {
   PickleBuilder,
   stateDictPickle,
   stateDictZip,
-} from "./torch_fixtures.ts";
+} from "../testkit/torch_fixtures.ts";
 
 const FIXTURES = new URL("../../shared/fixtures/", import.meta.url);
 const STATE_DICT = new URL("mnist_model.state_dict", FIXTURES);

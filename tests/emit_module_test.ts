@@ -14,7 +14,13 @@ import { bundleJs, compileFile, compileGraph, VERSION } from "../compiler/mod.ts
 import { type EmittedModule, loadEmittedModule, loadEmittedSource } from "../compiler/emit/load.ts";
 import { jsString } from "../compiler/emit/escape.ts";
 import { GraphBuilder } from "../compiler/ir/graph.ts";
-import { maxAbsDiff, randomImage, randomModel, randomValues, rng } from "./compiler_util.ts";
+import {
+  maxAbsDiff,
+  randomImage,
+  randomModel,
+  randomValues,
+  rng,
+} from "../testkit/random_graphs.ts";
 
 const FIXTURE = new URL("../../shared/fixtures/ggml-mnist-fc-f32.gguf", import.meta.url);
 

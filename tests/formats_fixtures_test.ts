@@ -3,10 +3,10 @@
  * the tests skip with a note then).
  */
 import assert from "node:assert/strict";
-import { metaString, readGguf, tensorToF32 } from "../compiler/formats/gguf_reader.ts";
-import { writeGguf } from "../compiler/formats/gguf_writer.ts";
-import { readLegacyGgml, writeLegacyGgml } from "../compiler/formats/legacy.ts";
-import { GgmlType } from "../compiler/formats/ggml_types.ts";
+import { metaString, readGguf, tensorToF32 } from "../ggml/gguf_reader.ts";
+import { writeGguf } from "../ggml/gguf_writer.ts";
+import { readLegacyGgml, writeLegacyGgml } from "../ggml/legacy.ts";
+import { GgmlType } from "../ggml/ggml_types.ts";
 
 const fixture = (name: string) => new URL(`../../shared/fixtures/${name}`, import.meta.url);
 function exists(url: URL): boolean {
@@ -73,8 +73,8 @@ Deno.test({
 
 Deno.test("ggufc info lists metadata (arrays shortened) and tensors, and --json gives the same", async () => {
   const { infoCommand } = await import("../cli/info.ts");
-  const { gguf } = await import("../compiler/formats/gguf_writer.ts");
-  const { quantize } = await import("../compiler/formats/quant.ts");
+  const { gguf } = await import("../ggml/gguf_writer.ts");
+  const { quantize } = await import("../ggml/quant.ts");
   const path = await Deno.makeTempFile({ suffix: ".gguf" });
   try {
     const items = Array.from({ length: 40 }, (_, i) => gguf.uint32(i));
@@ -124,7 +124,7 @@ Deno.test("ggufc info lists metadata (arrays shortened) and tensors, and --json 
 
 Deno.test("ggufc info reports a missing file and a non-model file as one-line errors", async () => {
   const { infoCommand } = await import("../cli/info.ts");
-  const { FormatError, UsageError } = await import("../runtime/errors.ts");
+  const { FormatError, UsageError } = await import("../ggml/errors.ts");
   await assert.rejects(() => infoCommand.run(["/nonexistent/m.gguf"]), UsageError);
   const path = await Deno.makeTempFile();
   try {

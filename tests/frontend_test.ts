@@ -1,7 +1,7 @@
 import { assert, assertEquals, assertThrows } from "./helpers/assert.ts";
 import { loadModel } from "../compiler/frontend/mod.ts";
-import { runGraph } from "../runtime/interpreter.ts";
-import { FormatError } from "../runtime/errors.ts";
+import { runGraph } from "../reference/interpreter.ts";
+import { FormatError } from "../ggml/errors.ts";
 import {
   fcWeights,
   ggmlCnnWeights,
@@ -9,8 +9,8 @@ import {
   legacyOf,
   seedCnnWeights,
   type TestWeight,
-} from "./helpers/models.ts";
-import { randomPixels, rng } from "./helpers/random.ts";
+} from "../testkit/models.ts";
+import { randomPixels, rng } from "../testkit/random.ts";
 
 /**
  * The forward passes below are written independently of the IR: explicit channel-first loops

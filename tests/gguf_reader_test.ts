@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { metaNumber, metaString, readGguf, tensorToF32 } from "../compiler/formats/gguf_reader.ts";
-import { GgmlType } from "../compiler/formats/ggml_types.ts";
-import { FormatError } from "../runtime/errors.ts";
+import { metaNumber, metaString, readGguf, tensorToF32 } from "../ggml/gguf_reader.ts";
+import { GgmlType } from "../ggml/ggml_types.ts";
+import { FormatError } from "../ggml/errors.ts";
 import { Bytes, ggufHeader, simpleGguf, tensorInfo } from "./helpers/gguf_builder.ts";
 
 /** Asserts that `fn` throws a FormatError whose message matches every pattern. */
@@ -417,8 +417,8 @@ Deno.test("readGguf() rejects a truncated tensor table", () => {
 });
 
 Deno.test("readGguf() throws only FormatErrors on 3,000 corrupted or truncated files", async () => {
-  const { writeGguf, gguf } = await import("../compiler/formats/gguf_writer.ts");
-  const { quantize } = await import("../compiler/formats/quant.ts");
+  const { writeGguf, gguf } = await import("../ggml/gguf_writer.ts");
+  const { quantize } = await import("../ggml/quant.ts");
   const x = new Float32Array(64).map((_, i) => i / 7);
   const good = writeGguf({
     metadata: [

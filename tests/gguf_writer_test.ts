@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { gguf, writeGguf } from "../compiler/formats/gguf_writer.ts";
-import { type GgufValue, readGguf, tensorToF32 } from "../compiler/formats/gguf_reader.ts";
-import { GgmlType } from "../compiler/formats/ggml_types.ts";
-import { quantize } from "../compiler/formats/quant.ts";
+import { gguf, writeGguf } from "../ggml/gguf_writer.ts";
+import { type GgufValue, readGguf, tensorToF32 } from "../ggml/gguf_reader.ts";
+import { GgmlType } from "../ggml/ggml_types.ts";
+import { quantize } from "../ggml/quant.ts";
 import { ggufHeader, tensorInfo } from "./helpers/gguf_builder.ts";
 
 const ALL_VALUES: [string, GgufValue][] = [

@@ -3,8 +3,8 @@
  */
 import assert from "node:assert/strict";
 import { formatOf, graphCommand } from "../cli/graph.ts";
-import { UsageError } from "../runtime/errors.ts";
-import { randomModels } from "./helpers/models.ts";
+import { UsageError } from "../ggml/errors.ts";
+import { randomModels } from "../testkit/models.ts";
 
 const FIXTURE = new URL("../../shared/fixtures/ggml-mnist-fc-f32.gguf", import.meta.url);
 const hasFixture = await Deno.stat(FIXTURE).then(() => true, () => false);

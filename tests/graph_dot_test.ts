@@ -4,11 +4,11 @@
  */
 import assert from "node:assert/strict";
 import { formatNe, type Graph, GraphBuilder } from "../compiler/ir/graph.ts";
-import { sourceDot } from "../compiler/graph_render/dot.ts";
-import { dotText } from "../compiler/graph_render/escape.ts";
-import { dotToSvg } from "../compiler/graph_render/render.ts";
+import { sourceDot } from "../render/dot.ts";
+import { dotText } from "../render/escape.ts";
+import { dotToSvg } from "../render/render.ts";
 import { loadModel } from "../compiler/frontend/mod.ts";
-import { randomModels } from "./helpers/models.ts";
+import { randomModels } from "../testkit/models.ts";
 
 const LAYOUTS = ["seed-cnn", "seed-fc", "ggml-fc", "ggml-cnn"] as const;
 const MODELS = randomModels(7);

@@ -4,14 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { GraphBuilder } from "../compiler/ir/graph.ts";
-import { sourceDot } from "../compiler/graph_render/dot.ts";
-import {
-  dotToSvg,
-  sideBySide,
-  svgSize,
-  svgToPng,
-  svgToRgba,
-} from "../compiler/graph_render/render.ts";
+import { sourceDot } from "../render/dot.ts";
+import { dotToSvg, sideBySide, svgSize, svgToPng, svgToRgba } from "../render/render.ts";
 
 /** Width and height from a PNG's IHDR chunk; throws if the bytes are not a PNG. */
 function pngSize(png: Uint8Array): { width: number; height: number } {

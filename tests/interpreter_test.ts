@@ -1,7 +1,7 @@
 import { assert, assertEquals, assertThrows } from "./helpers/assert.ts";
 import { GraphBuilder, GraphError, numel } from "../compiler/ir/graph.ts";
-import { interpret, runGraph } from "../runtime/interpreter.ts";
-import { randomArray, rng } from "./helpers/random.ts";
+import { interpret, runGraph } from "../reference/interpreter.ts";
+import { randomArray, rng } from "../testkit/random.ts";
 
 const meta = { layout: "test", arch: "test", name: "test" };
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { readLegacyGgml, writeLegacyGgml } from "../compiler/formats/legacy.ts";
-import { FormatError } from "../runtime/errors.ts";
+import { readLegacyGgml, writeLegacyGgml } from "../ggml/legacy.ts";
+import { FormatError } from "../ggml/errors.ts";
 import { Bytes } from "./helpers/gguf_builder.ts";
 
 function rejects(fn: () => unknown, ...patterns: RegExp[]): void {

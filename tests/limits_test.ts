@@ -9,14 +9,14 @@ import {
   GGUF_MAX_METADATA_VALUES,
   GGUF_MAX_TENSORS,
   readGguf,
-} from "../compiler/formats/gguf_reader.ts";
-import { readLegacyGgml } from "../compiler/formats/legacy.ts";
-import { readStateDict } from "../compiler/formats/pytorch.ts";
-import { ZIP_MAX_INFLATED } from "../compiler/formats/zip.ts";
-import { readIdxImages, readIdxLabels } from "../runtime/idx.ts";
-import { FormatError } from "../runtime/errors.ts";
+} from "../ggml/gguf_reader.ts";
+import { readLegacyGgml } from "../ggml/legacy.ts";
+import { readStateDict } from "../convert/pytorch.ts";
+import { ZIP_MAX_INFLATED } from "../convert/zip.ts";
+import { readIdxImages, readIdxLabels } from "../data/idx.ts";
+import { FormatError } from "../ggml/errors.ts";
 import { Bytes, ggufHeader, tensorInfo } from "./helpers/gguf_builder.ts";
-import { buildZip } from "./torch_fixtures.ts";
+import { buildZip } from "../testkit/torch_fixtures.ts";
 
 /** Generous for a busy 2-core CI machine; the bad files are rejected in well under 1 ms. */
 const FAST_MS = 200;

@@ -4,9 +4,9 @@
  * meets the issue's floor for that model.
  */
 import { assert } from "./helpers/assert.ts";
-import { loadMnist } from "../runtime/mnist_data.ts";
-import { evaluate } from "../runtime/evaluate.ts";
-import { predictorForFile } from "../runtime/predictors.ts";
+import { loadMnist } from "../data/mnist_data.ts";
+import { evaluate } from "../reference/evaluate.ts";
+import { predictorForFile } from "../cli/predictors.ts";
 
 const cardsUrl = new URL("../models/README.md", import.meta.url);
 

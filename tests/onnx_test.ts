@@ -6,17 +6,17 @@
 import * as ort from "onnxruntime-web";
 import { pathToFileURL } from "node:url";
 import { assert, assertEquals, assertThrows } from "./helpers/assert.ts";
-import { ProtoWriter } from "../compiler/export/protobuf.ts";
-import { exportOnnx, ONNX_INPUT_NAME, ONNX_OUTPUT_NAME } from "../compiler/export/onnx.ts";
+import { ProtoWriter } from "../export/protobuf.ts";
+import { exportOnnx, ONNX_INPUT_NAME, ONNX_OUTPUT_NAME } from "../export/onnx.ts";
 import { type Graph, GraphBuilder, GraphError, type Pool2dParams } from "../compiler/ir/graph.ts";
 import { loadModel } from "../compiler/frontend/mod.ts";
-import { argmax, runGraph } from "../runtime/interpreter.ts";
-import { loadMnist } from "../runtime/mnist_data.ts";
-import { packageMainDir } from "../bench/peers/peer.ts";
+import { argmax, runGraph } from "../reference/interpreter.ts";
+import { loadMnist } from "../data/mnist_data.ts";
+import { packageMainDir } from "../peers/peer.ts";
 import { exportCommand } from "../cli/export.ts";
-import { UsageError } from "../runtime/errors.ts";
-import { fcWeights, ggmlCnnWeights, ggufOf, legacyOf, seedCnnWeights } from "./helpers/models.ts";
-import { randomArray, randomPixels, rng } from "./helpers/random.ts";
+import { UsageError } from "../ggml/errors.ts";
+import { fcWeights, ggmlCnnWeights, ggufOf, legacyOf, seedCnnWeights } from "../testkit/models.ts";
+import { randomArray, randomPixels, rng } from "../testkit/random.ts";
 
 const hex = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, "0")).join(" ");
 

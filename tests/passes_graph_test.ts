@@ -24,7 +24,7 @@ import {
   randomModel,
   reference,
   rng,
-} from "./compiler_util.ts";
+} from "../testkit/random_graphs.ts";
 
 const TOL = 1e-5;
 

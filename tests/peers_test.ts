@@ -5,9 +5,9 @@
 import { assert, assertEquals, assertRejects } from "./helpers/assert.ts";
 import { loadModel } from "../compiler/frontend/mod.ts";
 import { GraphBuilder } from "../compiler/ir/graph.ts";
-import { runGraph } from "../runtime/interpreter.ts";
-import { randomArray, randomPixels, rng } from "./helpers/random.ts";
-import { loadMnist } from "../runtime/mnist_data.ts";
+import { runGraph } from "../reference/interpreter.ts";
+import { randomArray, randomPixels, rng } from "../testkit/random.ts";
+import { loadMnist } from "../data/mnist_data.ts";
 import {
   createPeer,
   createPeers,
@@ -15,8 +15,8 @@ import {
   PeerMismatchError,
   referenceOf,
   verifyPeer,
-} from "../bench/peers/mod.ts";
-import { fcWeights, ggmlCnnWeights, ggufOf, legacyOf, seedCnnWeights } from "./helpers/models.ts";
+} from "../peers/mod.ts";
+import { fcWeights, ggmlCnnWeights, ggufOf, legacyOf, seedCnnWeights } from "../testkit/models.ts";
 
 /**
  * Probability tolerance between a peer and the interpreter: all compute in float32 with

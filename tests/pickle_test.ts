@@ -6,9 +6,9 @@ import {
   PickleTuple,
   type PickleValue,
   unpickle,
-} from "../compiler/formats/pickle.ts";
-import { stateDictGlobals } from "../compiler/formats/pytorch.ts";
-import { FormatError } from "../runtime/errors.ts";
+} from "../convert/pickle.ts";
+import { stateDictGlobals } from "../convert/pytorch.ts";
+import { FormatError } from "../ggml/errors.ts";
 
 /** Bytes from a string of byte values 0..255 ("\x80\x02K\x07." style, as Python prints them). */
 function b(s: string): Uint8Array {

@@ -11,8 +11,8 @@
 import assert from "node:assert/strict";
 import { bundleJs, compileFile } from "../compiler/mod.ts";
 import { toFileUrl } from "../compiler/emit/path_url.ts";
-import { loadMnist } from "../runtime/mnist_data.ts";
-import { fcWeights, ggmlCnnWeights, ggufOf } from "./helpers/models.ts";
+import { loadMnist } from "../data/mnist_data.ts";
+import { fcWeights, ggmlCnnWeights, ggufOf } from "../testkit/models.ts";
 import { chromiumInstalled, launchChromium } from "./helpers/chromium.ts";
 
 /** What a module with a pool exports (the EmittedModule API plus createPool). */

@@ -9,11 +9,11 @@ import assert from "node:assert/strict";
 import { compileFile, compileGraph, dequantizedGraph, type WeightFormat } from "../compiler/mod.ts";
 import type { Graph } from "../compiler/ir/graph.ts";
 import { type EmittedModule, loadEmittedSource } from "../compiler/emit/load.ts";
-import { GgmlType } from "../compiler/formats/ggml_types.ts";
-import { f16BitsToF32, f32BitsToF16Bits, quantize } from "../compiler/formats/quant.ts";
-import { runGraph } from "../runtime/interpreter.ts";
-import { loadMnist } from "../runtime/mnist_data.ts";
-import { randomImage, randomModel, rng } from "./compiler_util.ts";
+import { GgmlType } from "../ggml/ggml_types.ts";
+import { f16BitsToF32, f32BitsToF16Bits, quantize } from "../ggml/quant.ts";
+import { runGraph } from "../reference/interpreter.ts";
+import { loadMnist } from "../data/mnist_data.ts";
+import { randomImage, randomModel, rng } from "../testkit/random_graphs.ts";
 
 const fround = Math.fround;
 

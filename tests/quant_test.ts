@@ -6,8 +6,8 @@ import {
   f32BitsToF16Bits,
   f32ToF16Bytes,
   quantize,
-} from "../compiler/formats/quant.ts";
-import { GgmlType } from "../compiler/formats/ggml_types.ts";
+} from "../ggml/quant.ts";
+import { GgmlType } from "../ggml/ggml_types.ts";
 
 const bitsOf = (v: number) => new Uint32Array(new Float32Array([v]).buffer)[0]!;
 const f16 = (v: number) => f32BitsToF16Bits(bitsOf(v));

@@ -1,9 +1,9 @@
 /** `ggufc train`: command-line mistakes are UsageErrors; a tiny run writes both files. */
 import assert from "node:assert/strict";
 import { trainCommand } from "../cli/train.ts";
-import { UsageError } from "../runtime/errors.ts";
-import { metaString, readGguf } from "../compiler/formats/gguf_reader.ts";
-import { readLegacyGgml } from "../compiler/formats/legacy.ts";
+import { UsageError } from "../ggml/errors.ts";
+import { metaString, readGguf } from "../ggml/gguf_reader.ts";
+import { readLegacyGgml } from "../ggml/legacy.ts";
 
 for (
   const [args, message] of [

@@ -12,9 +12,9 @@ import { type Digits, loadDigits } from "../models/train/data.ts";
 import { train } from "../models/train/trainer.ts";
 import { trainModelFile } from "../models/train/model_file.ts";
 import { LAYOUTS, paramsFromTensors } from "../models/train/export.ts";
-import { metaNumber, metaString, readGguf, tensorToF32 } from "../compiler/formats/gguf_reader.ts";
-import { readLegacyGgml } from "../compiler/formats/legacy.ts";
-import { GgmlType } from "../compiler/formats/ggml_types.ts";
+import { metaNumber, metaString, readGguf, tensorToF32 } from "../ggml/gguf_reader.ts";
+import { readLegacyGgml } from "../ggml/legacy.ts";
+import { GgmlType } from "../ggml/ggml_types.ts";
 
 function subset(d: Digits, from: number, n: number): Digits {
   return {

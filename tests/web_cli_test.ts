@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { webCommand } from "../cli/web.ts";
-import { UsageError } from "../runtime/errors.ts";
+import { UsageError } from "../ggml/errors.ts";
 
 Deno.test("ggufc web rejects a bad port, unknown options and stray arguments with UsageErrors", async () => {
   await assert.rejects(webCommand.run(["--port", "x"]), UsageError);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { crc32, readZip, zipEntryBytes } from "../compiler/formats/zip.ts";
-import { FormatError } from "../runtime/errors.ts";
-import { buildZip, concat } from "./torch_fixtures.ts";
+import { crc32, readZip, zipEntryBytes } from "../convert/zip.ts";
+import { FormatError } from "../ggml/errors.ts";
+import { buildZip, concat } from "../testkit/torch_fixtures.ts";
 
 const enc = new TextEncoder();
 

@@ -12,7 +12,7 @@ import * as esbuild from "esbuild";
 import { join, relative } from "node:path";
 import { fileURLToPath as fromFileUrl } from "node:url";
 import { loadModel } from "../compiler/frontend/mod.ts";
-import { renderGraph } from "../compiler/graph_render/mod.ts";
+import { renderGraph } from "../render/mod.ts";
 import { compileFile } from "../compiler/mod.ts";
 import { loadMnistTestSet, packTestSet } from "./testset.ts";
 
@@ -111,12 +111,12 @@ async function tsFiles(dir: string): Promise<string[]> {
 }
 
 /**
- * A hash of the compiler's sources (compiler/ and runtime/), so a changed compiler invalidates
+ * A hash of the compiler's sources (the folders a compiled module depends on), so a changed compiler invalidates
  * the cached modules without anyone deleting web/dist.
  */
 async function compilerHash(): Promise<string> {
   const parts: Uint8Array[] = [];
-  for (const dir of ["compiler", "runtime"]) {
+  for (const dir of ["ggml", "compiler"]) {
     for (const file of await tsFiles(join(ROOT, dir))) {
       parts.push(new TextEncoder().encode(relative(ROOT, file) + "\0"));
       parts.push(await Deno.readFile(file));

@@ -7,7 +7,7 @@
  * @module
  */
 import { gzipSync } from "node:zlib";
-import { loadMnist } from "../runtime/mnist_data.ts";
+import { loadMnist } from "../data/mnist_data.ts";
 import { encodeTestSet, type TestSet } from "./src/testset_format.ts";
 
 /**

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { f32ToF16Bytes } from "../formats/quant.ts";
+import { f32ToF16Bytes } from "../../ggml/quant.ts";
 
 /**
  * The weights section (little-endian f32) as f16 bytes.

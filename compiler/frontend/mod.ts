@@ -4,10 +4,10 @@
  *
  * @module
  */
-import { FormatError } from "../../runtime/errors.ts";
-import { type GgufFile, metaString, readGguf, tensorToF32 } from "../formats/gguf_reader.ts";
-import { ggmlTypeName } from "../formats/ggml_types.ts";
-import { isLegacyGgml, readLegacyGgml } from "../formats/legacy.ts";
+import { FormatError } from "../../ggml/errors.ts";
+import { type GgufFile, metaString, readGguf, tensorToF32 } from "../../ggml/gguf_reader.ts";
+import { ggmlTypeName } from "../../ggml/ggml_types.ts";
+import { isLegacyGgml, readLegacyGgml } from "../../ggml/legacy.ts";
 import type { Graph } from "../ir/graph.ts";
 import { buildCnn, buildFc, LAYOUT_SIGNATURES, type ModelLayout } from "./mnist_graphs.ts";
 import { WeightSet, type WeightTensor } from "./weights.ts";

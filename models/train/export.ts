@@ -17,8 +17,8 @@
  *
  * @module
  */
-import { GgmlType } from "../../compiler/formats/ggml_types.ts";
-import { dequantize, f32ToF16Bytes } from "../../compiler/formats/quant.ts";
+import { GgmlType } from "../../ggml/ggml_types.ts";
+import { dequantize, f32ToF16Bytes } from "../../ggml/quant.ts";
 import type { Arch } from "./layers.ts";
 
 /** Which tensor names, types and shapes a file gets. */

@@ -6,11 +6,11 @@
  *
  * @module
  */
-import { GgmlType } from "../../compiler/formats/ggml_types.ts";
-import { type GgufValue } from "../../compiler/formats/gguf_reader.ts";
-import { gguf, writeGguf } from "../../compiler/formats/gguf_writer.ts";
-import { writeLegacyGgml } from "../../compiler/formats/legacy.ts";
-import { f32ToF16Bytes, quantize } from "../../compiler/formats/quant.ts";
+import { GgmlType } from "../../ggml/ggml_types.ts";
+import { type GgufValue } from "../../ggml/gguf_reader.ts";
+import { gguf, writeGguf } from "../../ggml/gguf_writer.ts";
+import { writeLegacyGgml } from "../../ggml/legacy.ts";
+import { f32ToF16Bytes, quantize } from "../../ggml/quant.ts";
 import type { Digits } from "./data.ts";
 import {
   type FileTensor,

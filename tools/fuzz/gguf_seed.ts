@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { GGUF_VALUE_TYPE_IDS, type GgufValue } from "../../compiler/formats/gguf_reader.ts";
-import { type GgmlType, tensorByteSize } from "../../compiler/formats/ggml_types.ts";
+import { GGUF_VALUE_TYPE_IDS, type GgufValue } from "../../ggml/gguf_reader.ts";
+import { type GgmlType, tensorByteSize } from "../../ggml/ggml_types.ts";
 import { FieldWriter } from "./field_writer.ts";
 import type { Seed } from "./types.ts";
 

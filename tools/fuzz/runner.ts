@@ -8,7 +8,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { rng } from "../../tests/helpers/random.ts";
+import { rng } from "../../testkit/random.ts";
 import { mutate } from "./mutate.ts";
 import { seedsOf } from "./seeds.ts";
 import { isExpectedError, runTarget } from "./targets.ts";

@@ -6,20 +6,20 @@
  *
  * @module
  */
-import { readZip, zipEntryBytes } from "../../compiler/formats/zip.ts";
-import { GgmlType, ggmlTypeInfo } from "../../compiler/formats/ggml_types.ts";
-import type { GgufValue } from "../../compiler/formats/gguf_reader.ts";
-import { quantize } from "../../compiler/formats/quant.ts";
-import { writeIdxImages, writeIdxLabels } from "../../runtime/idx.ts";
+import { readZip, zipEntryBytes } from "../../convert/zip.ts";
+import { GgmlType, ggmlTypeInfo } from "../../ggml/ggml_types.ts";
+import type { GgufValue } from "../../ggml/gguf_reader.ts";
+import { quantize } from "../../ggml/quant.ts";
+import { writeIdxImages, writeIdxLabels } from "../../data/idx.ts";
 import {
   fcWeights,
   ggmlCnnWeights,
   legacyOf,
   seedCnnWeights,
   type TestWeight,
-} from "../../tests/helpers/models.ts";
-import { randomPixels, rng } from "../../tests/helpers/random.ts";
-import { buildZip, f32Bytes, stateDictZip } from "../../tests/torch_fixtures.ts";
+} from "../../testkit/models.ts";
+import { randomPixels, rng } from "../../testkit/random.ts";
+import { buildZip, f32Bytes, stateDictZip } from "../../testkit/torch_fixtures.ts";
 import { ggufSeed, type SeedTensor } from "./gguf_seed.ts";
 import { pickleFields, zipFields } from "./zip_fields.ts";
 import type { Field, FuzzFormat, Seed } from "./types.ts";

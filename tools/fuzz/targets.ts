@@ -6,14 +6,14 @@
  *
  * @module
  */
-import { convertStateDict } from "../../compiler/convert.ts";
-import { readGguf, tensorToF32 } from "../../compiler/formats/gguf_reader.ts";
-import { readLegacyGgml } from "../../compiler/formats/legacy.ts";
+import { convertStateDict } from "../../convert/state_dict.ts";
+import { readGguf, tensorToF32 } from "../../ggml/gguf_reader.ts";
+import { readLegacyGgml } from "../../ggml/legacy.ts";
 import { loadModel } from "../../compiler/frontend/mod.ts";
 import { GraphError } from "../../compiler/ir/graph.ts";
-import { readIdxImages, readIdxLabels } from "../../runtime/idx.ts";
-import { runGraph } from "../../runtime/interpreter.ts";
-import { FormatError } from "../../runtime/errors.ts";
+import { readIdxImages, readIdxLabels } from "../../data/idx.ts";
+import { runGraph } from "../../reference/interpreter.ts";
+import { FormatError } from "../../ggml/errors.ts";
 import type { FuzzFormat } from "./types.ts";
 
 /** One MNIST-sized input (a diagonal stroke), for the interpreter run. */

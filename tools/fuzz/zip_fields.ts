@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { crc32 } from "../../compiler/formats/zip.ts";
+import { crc32 } from "../../convert/zip.ts";
 import type { Field } from "./types.ts";
 
 const SIG_EOCD = 0x06054b50;

@@ -7,8 +7,8 @@
  */
 import * as ort from "onnxruntime-web";
 import { pathToFileURL } from "node:url";
-import type { Graph } from "../../compiler/ir/graph.ts";
-import { exportOnnx, ONNX_INPUT_NAME, ONNX_OUTPUT_NAME } from "../../compiler/export/onnx.ts";
+import type { Graph } from "../compiler/ir/graph.ts";
+import { exportOnnx, ONNX_INPUT_NAME, ONNX_OUTPUT_NAME } from "../export/onnx.ts";
 import { packageMainDir, type Peer, pixelPredictors } from "./peer.ts";
 
 /** The onnxruntime API subset both ORT peers use (web and node share onnxruntime-common). */

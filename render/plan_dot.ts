@@ -10,8 +10,8 @@
  *
  * @module
  */
-import { formatNe, type Graph, type Node, numel } from "../ir/graph.ts";
-import type { Kernel, Layout, Plan, PlanBuffer } from "../plan/plan.ts";
+import { formatNe, type Graph, type Node, numel } from "../compiler/ir/graph.ts";
+import type { Kernel, Layout, Plan, PlanBuffer } from "../compiler/plan/plan.ts";
 import {
   COLORS,
   type DotEdge,

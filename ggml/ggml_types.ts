@@ -4,7 +4,9 @@
  *
  * @module
  */
-import type { WeightType } from "../ir/graph.ts";
+
+/** Storage type of a tensor by its ggml type name (the names `ggml_type_name` prints). */
+export type WeightType = "f32" | "f16" | "bf16" | "q4_0" | "q4_1" | "q5_0" | "q5_1" | "q8_0";
 
 /** ggml tensor type ids as stored in GGUF tensor infos (`enum ggml_type`). */
 export enum GgmlType {

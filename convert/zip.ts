@@ -8,8 +8,8 @@
  * @module
  */
 import { inflateRawSync } from "node:zlib";
-import { FormatError } from "../../runtime/errors.ts";
-import { ByteReader } from "./byte_reader.ts";
+import { FormatError } from "../ggml/errors.ts";
+import { ByteReader } from "../ggml/byte_reader.ts";
 
 /** One file in a ZIP archive, as its central directory describes it. */
 export interface ZipEntry {

@@ -6,8 +6,8 @@
  */
 import { dirname } from "node:path";
 import { createRequire } from "node:module";
-import { UsageError } from "../../runtime/errors.ts";
-import { argmax } from "../../runtime/interpreter.ts";
+import { UsageError } from "../ggml/errors.ts";
+import { argmax } from "../reference/interpreter.ts";
 
 /** Pixels per MNIST image. */
 export const PIXELS = 784;

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { FormatError } from "../../runtime/errors.ts";
+import { FormatError } from "./errors.ts";
 import { ByteReader } from "./byte_reader.ts";
 import {
   describeGgmlTypeId,

@@ -9,8 +9,8 @@
  *
  * @module
  */
-import { FormatError } from "../../runtime/errors.ts";
-import { ByteReader } from "./byte_reader.ts";
+import { FormatError } from "../ggml/errors.ts";
+import { ByteReader } from "../ggml/byte_reader.ts";
 
 /** A Python tuple (kept apart from lists, which are plain arrays). */
 export class PickleTuple {

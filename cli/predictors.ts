@@ -9,9 +9,9 @@ import { loadModel } from "../compiler/frontend/mod.ts";
 import type { Graph } from "../compiler/ir/graph.ts";
 import { compileFile } from "../compiler/mod.ts";
 import { type EmittedModule, loadEmittedModule, loadEmittedSource } from "../compiler/emit/load.ts";
-import { UsageError } from "./errors.ts";
-import type { Predictor } from "./evaluate.ts";
-import { runGraph } from "./interpreter.ts";
+import { UsageError } from "../ggml/errors.ts";
+import type { Predictor } from "../reference/evaluate.ts";
+import { runGraph } from "../reference/interpreter.ts";
 
 /** The engines a model file can run on. */
 export const ENGINES = ["wasm", "ts", "interpreter"] as const;

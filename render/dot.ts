@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { formatNe, type Graph, type Ne, type Node, numel, type Op } from "../ir/graph.ts";
+import { formatNe, type Graph, type Ne, type Node, numel, type Op } from "../compiler/ir/graph.ts";
 import { dotText } from "./escape.ts";
 
 /** Direction of the layout: top to bottom or left to right. */
@@ -201,7 +201,7 @@ function liveSet(graph: Graph): Set<number> {
  * @returns DOT text
  * @example
  * ```ts
- * import { GraphBuilder } from "../ir/graph.ts";
+ * import { GraphBuilder } from "../compiler/ir/graph.ts";
  * import { sourceDot } from "./dot.ts";
  * const b = new GraphBuilder();
  * const x = b.input("images", [784, 1]);

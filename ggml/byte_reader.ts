@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { FormatError } from "../../runtime/errors.ts";
+import { FormatError } from "./errors.ts";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 

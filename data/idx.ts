@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { FormatError } from "./errors.ts";
+import { FormatError } from "../ggml/errors.ts";
 
 /** A set of greyscale images, row-major, one byte per pixel (0 = background). */
 export interface IdxImages {

@@ -17,7 +17,14 @@
  *
  * @module
  */
-import { formatNe, type Graph, GraphError, liveNodes, type Ne, type Node } from "../ir/graph.ts";
+import {
+  formatNe,
+  type Graph,
+  GraphError,
+  liveNodes,
+  type Ne,
+  type Node,
+} from "../compiler/ir/graph.ts";
 import { ProtoWriter } from "./protobuf.ts";
 import {
   actShape,
@@ -114,7 +121,7 @@ type Val = Act | Const;
  *   contracted by a mul_mat)
  * @example
  * ```ts
- * import { GraphBuilder } from "../ir/graph.ts";
+ * import { GraphBuilder } from "../compiler/ir/graph.ts";
  * import { exportOnnx } from "./onnx.ts";
  * const b = new GraphBuilder();
  * const x = b.input("images", [784, 1]);

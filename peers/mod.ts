@@ -8,7 +8,7 @@
  *
  * @example
  * ```ts ignore
- * import { loadModel } from "../../compiler/frontend/mod.ts";
+ * import { loadModel } from "../compiler/frontend/mod.ts";
  * import { createPeers } from "./mod.ts";
  * const { graph } = loadModel(await Deno.readFile("models/mnist-cnn.gguf"), "mnist-cnn.gguf");
  * const peers = await createPeers(graph, ["ort-web", "tfjs-wasm"]);
@@ -18,9 +18,9 @@
  *
  * @module
  */
-import type { Graph } from "../../compiler/ir/graph.ts";
-import { runGraph } from "../../runtime/interpreter.ts";
-import { loadMnist } from "../../runtime/mnist_data.ts";
+import type { Graph } from "../compiler/ir/graph.ts";
+import { runGraph } from "../reference/interpreter.ts";
+import { loadMnist } from "../data/mnist_data.ts";
 import { argmaxAt, CLASSES, type Peer, PEER_IDS, type PeerId, PIXELS } from "./peer.ts";
 import { createOrtWebPeer } from "./ort_web.ts";
 import { createOrtNodePeer } from "./ort_node.ts";

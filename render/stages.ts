@@ -5,8 +5,8 @@
  *
  * @module
  */
-import type { Graph } from "../ir/graph.ts";
-import { GRAPH_PASSES, LOWERING, PLAN_PASSES, planGraph } from "../mod.ts";
+import type { Graph } from "../compiler/ir/graph.ts";
+import { GRAPH_PASSES, LOWERING, PLAN_PASSES, planGraph } from "../compiler/mod.ts";
 import type { CompiledStages } from "./plan_dot.ts";
 
 /**

@@ -4,7 +4,7 @@
  *
  * @example
  * ```ts
- * import { GraphBuilder } from "../ir/graph.ts";
+ * import { GraphBuilder } from "../compiler/ir/graph.ts";
  * import { renderGraph } from "./mod.ts";
  * const b = new GraphBuilder();
  * const x = b.input("images", [784, 1]);
@@ -16,7 +16,7 @@
  *
  * @module
  */
-import type { Graph } from "../ir/graph.ts";
+import type { Graph } from "../compiler/ir/graph.ts";
 import {
   dotBody,
   type DotEdge,

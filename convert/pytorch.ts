@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { FormatError } from "../../runtime/errors.ts";
+import { FormatError } from "../ggml/errors.ts";
 import {
   describePickleValue,
   PickleDict,

@@ -6,8 +6,8 @@
  * @module
  */
 import * as ortNode from "onnxruntime-node";
-import type { Graph } from "../../compiler/ir/graph.ts";
-import { exportOnnx } from "../../compiler/export/onnx.ts";
+import type { Graph } from "../compiler/ir/graph.ts";
+import { exportOnnx } from "../export/onnx.ts";
 import type { Peer } from "./peer.ts";
 import { ortPeer } from "./ort_web.ts";
 

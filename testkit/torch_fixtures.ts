@@ -5,7 +5,7 @@
  * @module
  */
 import { deflateRawSync } from "node:zlib";
-import { crc32 } from "../compiler/formats/zip.ts";
+import { crc32 } from "../convert/zip.ts";
 
 const enc = new TextEncoder();
 

@@ -7,10 +7,10 @@
 import { buildCnn, buildFc } from "../compiler/frontend/mnist_graphs.ts";
 import { WeightSet, type WeightTensor } from "../compiler/frontend/weights.ts";
 import { type Graph, GraphBuilder, type WeightType } from "../compiler/ir/graph.ts";
-import { runGraph } from "../runtime/interpreter.ts";
+import { runGraph } from "../reference/interpreter.ts";
 
 // The seeded PRNG and uniform arrays are the tests' shared ones (same sequences as before).
-import { randomArray as randomValues, rng } from "./helpers/random.ts";
+import { randomArray as randomValues, rng } from "./random.ts";
 export { randomValues, rng };
 
 /** A random MNIST-like image: raw values 0..255, about 80% zeros like real digits. */

@@ -5,10 +5,10 @@
  *
  * @module
  */
-import { gguf, writeGguf } from "../../compiler/formats/gguf_writer.ts";
-import { GgmlType } from "../../compiler/formats/ggml_types.ts";
-import { quantize } from "../../compiler/formats/quant.ts";
-import { writeLegacyGgml } from "../../compiler/formats/legacy.ts";
+import { gguf, writeGguf } from "../ggml/gguf_writer.ts";
+import { GgmlType } from "../ggml/ggml_types.ts";
+import { quantize } from "../ggml/quant.ts";
+import { writeLegacyGgml } from "../ggml/legacy.ts";
 import { randomArray, rng } from "./random.ts";
 
 /** A weight with its ggml shape and f32 values (before any F16 rounding). */

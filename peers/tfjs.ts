@@ -18,7 +18,7 @@ import {
   liveNodes,
   type Ne,
   type Node,
-} from "../../compiler/ir/graph.ts";
+} from "../compiler/ir/graph.ts";
 import {
   actShape,
   broadcastConst,
@@ -28,7 +28,7 @@ import {
   onnxConstDims,
   planFusions,
   reshapeBatchDim,
-} from "../../compiler/export/onnx_layout.ts";
+} from "../export/onnx_layout.ts";
 import { CLASSES, packageMainDir, type Peer, pixelPredictors } from "./peer.ts";
 
 let backendReady: Promise<void> | undefined;

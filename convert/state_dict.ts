@@ -8,12 +8,12 @@
  *
  * @module
  */
-import { FormatError } from "../runtime/errors.ts";
-import { GgmlType } from "./formats/ggml_types.ts";
-import type { GgufValue } from "./formats/gguf_reader.ts";
-import { type GgufWriteTensor, writeGguf } from "./formats/gguf_writer.ts";
-import { writeLegacyGgml } from "./formats/legacy.ts";
-import { readStateDict, type StateDict, type TorchTensor } from "./formats/pytorch.ts";
+import { FormatError } from "../ggml/errors.ts";
+import { GgmlType } from "../ggml/ggml_types.ts";
+import type { GgufValue } from "../ggml/gguf_reader.ts";
+import { type GgufWriteTensor, writeGguf } from "../ggml/gguf_writer.ts";
+import { writeLegacyGgml } from "../ggml/legacy.ts";
+import { readStateDict, type StateDict, type TorchTensor } from "./pytorch.ts";
 
 /** Options of {@link convertStateDict}. */
 export interface ConvertOptions {
@@ -47,7 +47,7 @@ const MNIST_CLASSES = 10;
  * @throws FormatError when the file is not a state dict or not the FC net's four tensors
  * @example
  * ```ts ignore
- * import { convertStateDict } from "./convert.ts";
+ * import { convertStateDict } from "./state_dict.ts";
  * const { gguf } = convertStateDict(await Deno.readFile("mnist_model.state_dict"), "mnist_model.state_dict");
  * await Deno.writeFile("mnist-fc.gguf", gguf);
  * ```

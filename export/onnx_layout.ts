@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { formatNe, type Graph, GraphError, type Ne, type Node } from "../ir/graph.ts";
+import { formatNe, type Graph, GraphError, type Ne, type Node } from "../compiler/ir/graph.ts";
 
 /** A ggml shape with the position of its batch dim. */
 export interface BatchedShape {

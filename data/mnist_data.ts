@@ -7,7 +7,7 @@
  */
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { UsageError } from "./errors.ts";
+import { UsageError } from "../ggml/errors.ts";
 import { type IdxImages, readIdxImages, readIdxLabels } from "./idx.ts";
 
 /** The four MNIST files. */
