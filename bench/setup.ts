@@ -25,10 +25,8 @@ import {
   bundleJs,
   compileGraph,
   type CompileResult,
-  GRAPH_PASSES,
-  LOWERING,
+  pipelinePassNames,
   type Plan,
-  PLAN_PASSES,
   VERSION,
 } from "../compiler/mod.ts";
 import { generateWasm } from "../compiler/codegen/wasm_backend.ts";
@@ -438,7 +436,7 @@ export function emitWasm(plan: Plan): string {
   return emitModule(plan, backend, {
     version: VERSION,
     sha256: "0".repeat(64),
-    passes: [...GRAPH_PASSES.map((p) => p.name), LOWERING, ...PLAN_PASSES.map((p) => p.name)],
+    passes: pipelinePassNames(),
     options: { target: "wasm", weights: "f32", relaxed: true, winograd: true },
   });
 }

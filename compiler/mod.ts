@@ -2,9 +2,11 @@
  * The ggufc compiler: model file or graph -> one standalone ES module.
  *
  * The pipeline, top to bottom:
- * 1. graph passes (graph -> graph, each keeps the interpreter's results): {@link GRAPH_PASSES}
- * 2. lowering to the plan IR: fusion and channels-last layout ({@link lowerToPlan})
- * 3. plan passes: dead-work elimination, memory planning ({@link PLAN_PASSES})
+ * 1. graph passes (graph -> graph, each keeps the interpreter's results)
+ * 2. lowering to the plan IR: fusion and channels-last layout, kernel by kernel family
+ * 3. plan passes: weight quantisation, dead-work elimination, memory planning
+ *
+ * Steps 1-3 are one array, {@link PIPELINE}.
  * 4. codegen: WASM SIMD128 (default) or TypeScript, from the same plan
  * 5. module emission: one `.ts` file; {@link bundleJs} makes the `.js`
  *
@@ -25,7 +27,7 @@ import type { Graph } from "./ir/graph.ts";
 import { collapseBias } from "./passes/collapse_bias.ts";
 import { foldScale } from "./passes/fold_input_scale.ts";
 import { foldViews } from "./passes/fold_views.ts";
-import { type GraphPass, runGraphPasses } from "./passes/pass.ts";
+import type { GraphPass } from "./passes/pass.ts";
 import { prune } from "./passes/prune.ts";
 import { eliminateDeadWork } from "./plan/dead_work.ts";
 import { lowerToPlan } from "./plan/lower.ts";
@@ -50,21 +52,93 @@ export type { QuantCompute, WeightFormat } from "./plan/quantize_weights.ts";
 /** ggufc's version, written into every emitted module's header. */
 export const VERSION = "0.1.0";
 
-/** Graph passes, in order. */
-export const GRAPH_PASSES: readonly GraphPass[] = [foldScale, collapseBias, foldViews, prune];
+/** What the passes of the pipeline may depend on (the user's choices). */
+export interface PipelineOptions {
+  /** Storage of the weights (`--weights`). */
+  readonly weights: WeightFormat;
+  /** Kernel for q8_0 dense layers. */
+  readonly quantCompute: QuantCompute;
+}
 
-/** Plan passes, in order (after lowering). */
-export const PLAN_PASSES: readonly PlanPass[] = [
+/** One step of the pipeline: a graph pass, the lowering, or a plan pass. */
+export type PipelineStep =
+  | { readonly stage: "graph"; readonly pass: GraphPass }
+  | { readonly stage: "lower"; readonly name: string; readonly description: string }
+  | {
+    readonly stage: "plan";
+    readonly pass: PlanPass;
+    /** The name listed in `info.passes` under these options, or undefined when it is a no-op. */
+    readonly listedAs: (o: PipelineOptions) => string | undefined;
+  };
+
+const always = (name: string) => () => name;
+
+/**
+ * The whole compiler, top to bottom. Reports (`info.passes`), pictures and tests take the pass
+ * names from here.
+ */
+export const PIPELINE: readonly PipelineStep[] = [
+  { stage: "graph", pass: foldScale },
+  { stage: "graph", pass: collapseBias },
+  { stage: "graph", pass: foldViews },
+  { stage: "graph", pass: prune },
   {
-    name: "dead-work",
-    description: "compute only the conv outputs a consumer reads",
-    run: eliminateDeadWork,
+    stage: "lower",
+    name: "fuse+channels-last",
+    description: "fused kernel calls (registry families), channels-last images",
   },
-  { name: "memory", description: "place every buffer in one arena", run: planMemory },
+  {
+    stage: "plan",
+    pass: {
+      name: "quantize-weights",
+      description: "dense matrices in ggml blocks (--weights q8_0 | q4_0)",
+      run: (plan, o) => quantizeWeights(plan, o.weights, { compute: o.quantCompute }),
+    },
+    listedAs: (o) =>
+      o.weights === "q8_0" || o.weights === "q4_0" ? `quantize-weights(${o.weights})` : undefined,
+  },
+  {
+    stage: "plan",
+    pass: {
+      name: "dead-work",
+      description: "compute only the conv outputs a consumer reads",
+      run: eliminateDeadWork,
+    },
+    listedAs: always("dead-work"),
+  },
+  {
+    stage: "plan",
+    pass: { name: "memory", description: "place every buffer in one arena", run: planMemory },
+    listedAs: always("memory"),
+  },
 ];
 
-/** Name of the lowering step as listed in `info.passes`. */
-export const LOWERING = "fuse+channels-last";
+/** The graph passes of {@link PIPELINE}, in order. */
+export const GRAPH_PASSES: readonly GraphPass[] = PIPELINE.flatMap((s) =>
+  s.stage === "graph" ? [s.pass] : []
+);
+
+/** The plan passes of {@link PIPELINE}, in order (after lowering). */
+export const PLAN_PASSES: readonly PlanPass[] = PIPELINE.flatMap((s) =>
+  s.stage === "plan" ? [s.pass] : []
+);
+
+/**
+ * The names of the steps that run under `options`, as `info.passes` lists them.
+ *
+ * @param options weights and quantised compute
+ * @returns e.g. `["fold-scale", ..., "fuse+channels-last", "dead-work", "memory"]`
+ */
+export function pipelinePassNames(options: Partial<PipelineOptions> = {}): string[] {
+  const o = pipelineOptions(options);
+  return PIPELINE.flatMap((s) =>
+    s.stage === "graph" ? [s.pass.name] : s.stage === "lower" ? [s.name] : [s.listedAs(o)]
+  ).filter((n): n is string => n !== undefined);
+}
+
+function pipelineOptions(options: Partial<PipelineOptions>): PipelineOptions {
+  return { weights: options.weights ?? "f32", quantCompute: options.quantCompute ?? "int8" };
+}
 
 /** Options of {@link compileGraph} / {@link compileFile}. */
 export interface CompileOptions {
@@ -125,13 +199,15 @@ export function planGraph(
   graph: Graph,
   options: Pick<CompileOptions, "weights" | "quantCompute"> = {},
 ): { graph: Graph; plan: Plan } {
-  const optimised = runGraphPasses(graph, GRAPH_PASSES);
-  let plan = lowerToPlan(optimised);
-  plan = quantizeWeights(plan, options.weights ?? "f32", {
-    compute: options.quantCompute ?? "int8",
-  });
-  for (const p of PLAN_PASSES) plan = p.run(plan);
-  return { graph: optimised, plan };
+  const o = pipelineOptions(options);
+  let optimised = graph;
+  let plan: Plan | undefined;
+  for (const step of PIPELINE) {
+    if (step.stage === "graph") optimised = step.pass.run(optimised);
+    else if (step.stage === "lower") plan = lowerToPlan(optimised);
+    else plan = step.pass.run(plan!, o);
+  }
+  return { graph: optimised, plan: plan! };
 }
 
 /**
@@ -150,12 +226,7 @@ export function compileGraph(graph: Graph, options: CompileOptions = {}): Compil
     ? generateWasm(plan, { relaxed: options.relaxed ?? true, winograd: options.winograd ?? true })
     : generateTs(plan);
   if (weights === "f16") backend = { ...backend, weights: weightsToF16(backend.weights) };
-  const passes = [
-    ...GRAPH_PASSES.map((p) => p.name),
-    LOWERING,
-    ...(weights === "q8_0" || weights === "q4_0" ? [`quantize-weights(${weights})`] : []),
-    ...PLAN_PASSES.map((p) => p.name),
-  ];
+  const passes = pipelinePassNames(options);
   const userOptions: Record<string, unknown> = { target, weights };
   if (weights === "q8_0") userOptions.quantCompute = options.quantCompute ?? "int8";
   if (target === "wasm") {

@@ -12,6 +12,7 @@
  */
 import { formatNe, type Graph, type Node, numel } from "../compiler/ir/graph.ts";
 import type { Kernel, Layout, Plan, PlanBuffer } from "../compiler/plan/plan.ts";
+import { kernelDef } from "../compiler/kernels/registry.ts";
 import {
   COLORS,
   type DotEdge,
@@ -29,51 +30,13 @@ const VIEWS = new Set(["reshape", "permute", "cont"]);
 
 /** What a kernel call computes, in one line: `conv2d 3x3/1 p1 + bias + relu + max pool 2x2/2`. */
 export function kernelTitle(k: Kernel): string {
-  if (k.kind === "pool2d") return `${k.pool.pool} pool ${k.pool.k0}x${k.pool.k1}/${k.pool.s0}`;
-  const parts: string[] = [];
-  if (k.kind === "conv2d") {
-    parts.push(`conv2d ${k.kw}x${k.kh}/${k.s0} p${k.p0}`);
-    if (k.bias.kind !== "none") parts.push("bias");
-    if (k.relu) parts.push("relu");
-    if (k.pool) parts.push(`${k.pool.pool} pool ${k.pool.k0}x${k.pool.k1}/${k.pool.s0}`);
-  } else {
-    parts.push(`dense ${k.k}→${k.m}`);
-    if (k.bias) parts.push("bias");
-    if (k.relu) parts.push("relu");
-    if (k.softmax) parts.push("soft_max");
-  }
-  return parts.join(" + ");
+  return kernelDef(k).title(k);
 }
 
 /** A buffer layout as text: `HWC 13x13x32`, `HWC 7x7x3 (cp 4)`, `flat 1600`. */
 export function layoutText(l: Layout): string {
   if (l.kind === "flat") return `flat ${l.n}`;
   return `HWC ${l.w}x${l.h}x${l.c}${l.cp !== l.c ? ` (cp ${l.cp})` : ""}`;
-}
-
-/** The layout in which kernel `k` reads its input buffer. */
-function inputLayout(k: Kernel): Layout {
-  return k.kind === "dense" ? { kind: "flat", n: k.k } : k.input;
-}
-
-/** The layout in which kernel `k` writes its output buffer. */
-function outputLayout(k: Kernel): Layout {
-  return k.kind === "dense" ? { kind: "flat", n: k.m } : k.output;
-}
-
-/** Bytes of a kernel's constants (weights and bias, as the plan stores them). */
-function constBytes(k: Kernel): number {
-  if (k.kind === "pool2d") return 0;
-  if (k.kind === "dense") return k.weights.byteLength + (k.bias?.byteLength ?? 0);
-  return k.weights.byteLength + (k.bias.kind === "none" ? 0 : k.bias.values.byteLength);
-}
-
-/** Buffers a kernel uses besides its input and output: dense scratch, conv staging. */
-function auxBuffers(k: Kernel): { use: string; buffer: number }[] {
-  const aux: { use: string; buffer: number }[] = [];
-  if (k.kind === "dense" && k.scratch >= 0) aux.push({ use: "scratch", buffer: k.scratch });
-  if (k.kind === "conv2d" && k.staging >= 0) aux.push({ use: "staging", buffer: k.staging });
-  return aux;
 }
 
 /** For each graph node, the index of the kernel that absorbed it (or -1). */
@@ -108,18 +71,8 @@ function foldedWeights(source: Graph, optimized: Graph): Set<number> {
 
 /** Label of the edge from weight `w` into node `use`, absorbed by kernel `k` (if any). */
 function weightEdgeLabel(w: Node, use: Node, k: Kernel | undefined): string {
-  if (k && k.kind === "conv2d" && use.op.kind === "conv_2d" && use.src[0] === w.id) {
-    return `[ky][kx][ci][co] f32 · ${formatBytes(k.weights.byteLength)}`;
-  }
-  if (k && k.kind === "dense" && use.op.kind === "mul_mat" && use.src[0] === w.id) {
-    return `[k][m] f32 · ${formatBytes(k.weights.byteLength)}`;
-  }
-  if (k && k.kind === "conv2d" && k.bias.kind !== "none" && use.op.kind === "add") {
-    return `bias/${k.bias.kind} f32 · ${formatBytes(k.bias.values.byteLength)}`;
-  }
-  if (k && k.kind === "dense" && k.bias && use.op.kind === "add") {
-    return `bias f32 · ${formatBytes(k.bias.byteLength)}`;
-  }
+  const held = k && kernelDef(k).weightLabel(k, w, use);
+  if (held) return `${held.layout} · ${formatBytes(held.bytes)}`;
   return `${formatNe(w.ne)} f32 · ${formatBytes(numel(w.ne) * 4)}`;
 }
 
@@ -172,7 +125,7 @@ export function optimizedParts(stages: CompiledStages): {
         dotText(`kernel ${i}: ${kernelTitle(k)}`, 80),
         lines.join("") || "(no graph node)",
         dotText(
-          `${out ? formatNe(out.ne) : ""} · ${formatBytes(constBytes(k))} constants` +
+          `${out ? formatNe(out.ne) : ""} · ${formatBytes(kernelDef(k).constBytes(k))} constants` +
             (isOut ? " → output" : ""),
           80,
         ),
@@ -218,9 +171,13 @@ export function optimizedParts(stages: CompiledStages): {
       const ks = owner[s]! >= 0 ? plan.kernels[owner[s]!] : undefined;
       if (src.op.kind === "weight") label = weightEdgeLabel(src, n, k);
       else if (k) {
-        label = `${layoutText(inputLayout(k))} · ${formatBytes(plan.buffers[k.src]!.bytes)}`;
+        label = `${layoutText(kernelDef(k).inputLayout(k))} · ${
+          formatBytes(plan.buffers[k.src]!.bytes)
+        }`;
       } else if (ks) {
-        label = `${layoutText(outputLayout(ks))} · ${formatBytes(plan.buffers[ks.dst]!.bytes)}`;
+        label = `${layoutText(kernelDef(ks).outputLayout(ks))} · ${
+          formatBytes(plan.buffers[ks.dst]!.bytes)
+        }`;
       } else label = `${formatNe(src.ne)} f32 · ${formatBytes(numel(src.ne) * 4)}`;
       edges.push({ from, to, label: dotText(label, 80) });
     }
@@ -269,14 +226,19 @@ export function planParts(plan: Plan): {
   const edges: DotEdge[] = [];
   const used = new Set<number>();
   plan.kernels.forEach((k, i) => {
-    const aux = auxBuffers(k);
+    const aux = kernelDef(k).auxBuffers(k);
     const auxText = aux.map((a) => ` · ${a.use} b${a.buffer}`).join("");
     nodes.push({
       id: `k${i}`,
       fields: [
         dotText(`step ${i}: ${kernelTitle(k)}`, 80),
         dotText(`b${k.src} → b${k.dst}${auxText}`),
-        dotText(`${layoutText(outputLayout(k))} · ${formatBytes(constBytes(k))} constants`, 80),
+        dotText(
+          `${layoutText(kernelDef(k).outputLayout(k))} · ${
+            formatBytes(kernelDef(k).constBytes(k))
+          } constants`,
+          80,
+        ),
       ],
       fill: COLORS.fused,
     });

@@ -6,7 +6,7 @@
  * @module
  */
 import type { Graph } from "../compiler/ir/graph.ts";
-import { GRAPH_PASSES, LOWERING, PLAN_PASSES, planGraph } from "../compiler/mod.ts";
+import { pipelinePassNames, planGraph } from "../compiler/mod.ts";
 import type { CompiledStages } from "./plan_dot.ts";
 
 /**
@@ -18,6 +18,6 @@ import type { CompiledStages } from "./plan_dot.ts";
  */
 export function compileStages(graph: Graph): CompiledStages {
   const { graph: optimized, plan } = planGraph(graph);
-  const passes = [...GRAPH_PASSES.map((p) => p.name), LOWERING, ...PLAN_PASSES.map((p) => p.name)];
+  const passes = pipelinePassNames();
   return { source: graph, optimized, plan, passes };
 }

@@ -1,31 +1,27 @@
 /**
  * Lowering: optimised graph -> {@link Plan}. This is where fusion and the layout choice happen.
  *
- * - Fusion (greedy, along single-consumer chains): `conv_2d [+ add] [+ relu] [+ pool_2d]` becomes
- *   one conv kernel (the pool is fused when its windows do not overlap, so no conv value is
- *   computed twice); `mul_mat [+ add] [+ relu | soft_max]` becomes one dense kernel.
+ * - Fusion: at a node whose op starts a kernel family (the registry's `startsAt`), that family's
+ *   `lower` absorbs the single-consumer chain it can fuse (e.g. `conv_2d [+ add] [+ relu]
+ *   [+ pool_2d]`, `mul_mat [+ add] [+ relu | soft_max]`) and returns one kernel call.
  * - Layout: images are channels-last with channels padded to 4 (SIMD across channels);
  *   permute/cont/reshape become index maps that are folded into the consumer's weights, so
  *   they move no data. A view no kernel can absorb is a {@link CompileError}.
  *
  * @module
  */
-import { type Graph, type Ne, type Node, numel } from "../ir/graph.ts";
+import { type Graph, type Node, numel } from "../ir/graph.ts";
 import { permuteToSource } from "../passes/fold_views.ts";
+import type { LowerContext } from "../kernels/kernel.ts";
 import {
   align16,
   CompileError,
-  type ConvBias,
-  type ConvKernel,
-  type DenseKernel,
   type ImageLayout,
-  type Kernel,
   type Layout,
-  layoutFloats,
-  padChannels,
-  type Plan,
   type PlanBuffer,
-} from "./plan.ts";
+} from "../kernels/layout.ts";
+import { familyStartingAt, type Kernel } from "../kernels/registry.ts";
+import type { Plan } from "./plan.ts";
 
 /** Where a graph value lives: a buffer, its layout, and (for views) logical -> physical index. */
 interface Val {
@@ -70,22 +66,6 @@ export function lowerToPlan(graph: Graph): Plan {
   const vals = new Map<number, Val>();
   const done = new Set<number>();
 
-  const newBuffer = (name: string, role: PlanBuffer["role"], floats: number): number => {
-    buffers.push({ id: buffers.length, name, role, bytes: align16(floats * 4), offset: -1 });
-    return buffers.length - 1;
-  };
-  const weightOf = (id: number, user: Node): Node => {
-    const n = nodes[id]!;
-    if (n.op.kind !== "weight") {
-      throw new CompileError(user.name, `operand '${n.name}' must be a constant for this backend`);
-    }
-    return n;
-  };
-  /** The single consumer of `id`, when the chain may continue through it. */
-  const next = (id: number): Node | undefined => {
-    const u = users[id]!;
-    return u.length === 1 && id !== graph.output ? u[0] : undefined;
-  };
   const valOf = (id: number, user: Node): Val => {
     const v = vals.get(id);
     if (!v) {
@@ -96,13 +76,39 @@ export function lowerToPlan(graph: Graph): Plan {
     }
     return v;
   };
-  const imageInput = (id: number, user: Node): ImageLayout => {
-    const n = nodes[id]!, v = valOf(id, user);
-    if (n.ne[3] !== 1) throw new CompileError(user.name, "only batch 1 graphs are compiled");
-    if (v.layout.kind === "image" && !v.map) return v.layout;
-    const want: ImageLayout = { kind: "image", w: n.ne[0], h: n.ne[1], c: n.ne[2], cp: n.ne[2] };
-    if (sameMap(physicalMap(v), physicalMap({ buf: v.buf, layout: want }))) return want;
-    throw new CompileError(user.name, `input '${n.name}' is a view whose layout would need a copy`);
+  const ctx: LowerContext = {
+    nodes,
+    newBuffer(name, role, floats) {
+      buffers.push({ id: buffers.length, name, role, bytes: align16(floats * 4), offset: -1 });
+      return buffers.length - 1;
+    },
+    weightOf(id, user) {
+      const n = nodes[id]!;
+      if (n.op.kind !== "weight") {
+        throw new CompileError(
+          user.name,
+          `operand '${n.name}' must be a constant for this backend`,
+        );
+      }
+      return n;
+    },
+    next(id) {
+      const u = users[id]!;
+      return u.length === 1 && id !== graph.output ? u[0] : undefined;
+    },
+    valueOf: valOf,
+    physicalMap: (id, user) => physicalMap(valOf(id, user)),
+    imageInput(id, user) {
+      const n = nodes[id]!, v = valOf(id, user);
+      if (n.ne[3] !== 1) throw new CompileError(user.name, "only batch 1 graphs are compiled");
+      if (v.layout.kind === "image" && !v.map) return v.layout;
+      const want: ImageLayout = { kind: "image", w: n.ne[0], h: n.ne[1], c: n.ne[2], cp: n.ne[2] };
+      if (sameMap(physicalMap(v), physicalMap({ buf: v.buf, layout: want }))) return want;
+      throw new CompileError(
+        user.name,
+        `input '${n.name}' is a view whose layout would need a copy`,
+      );
+    },
   };
 
   const input = nodes[graph.input]!;
@@ -115,205 +121,44 @@ export function lowerToPlan(graph: Graph): Plan {
   const inputLayout: Layout = input.ne[1] === 1
     ? { kind: "flat", n: numel(input.ne) }
     : { kind: "image", w: input.ne[0], h: input.ne[1], c: 1, cp: 1 };
-  const inputBuf = newBuffer(input.name, "input", numel(input.ne));
+  const inputBuf = ctx.newBuffer(input.name, "input", numel(input.ne));
   vals.set(input.id, { buf: inputBuf, layout: inputLayout });
 
   for (const node of nodes) {
     if (done.has(node.id) || vals.has(node.id)) continue;
-    switch (node.op.kind) {
-      case "input":
-      case "weight":
-        break;
-      case "permute":
-      case "cont":
-      case "reshape": {
-        const src = valOf(node.src[0]!, node);
-        const srcMap = physicalMap(src);
-        const map = node.op.kind === "permute"
-          ? permuteToSource(nodes[node.src[0]!]!.ne, node.ne, node.op.axes).map((i) => srcMap[i]!)
-          : srcMap;
-        vals.set(node.id, { buf: src.buf, layout: src.layout, map });
-        break;
-      }
-      case "conv_2d": {
-        const k = lowerConv(node);
-        kernels.push(k.kernel);
-        vals.set(k.last.id, { buf: k.kernel.dst, layout: k.kernel.output });
-        break;
-      }
-      case "pool_2d": {
-        const inL = imageInput(node.src[0]!, node);
-        const op = node.op;
-        const output: ImageLayout = {
-          kind: "image",
-          w: node.ne[0],
-          h: node.ne[1],
-          c: inL.c,
-          cp: inL.cp,
-        };
-        const dst = newBuffer(node.name, "activation", layoutFloats(output));
-        kernels.push({
-          kind: "pool2d",
-          nodes: [node.name],
-          src: valOf(node.src[0]!, node).buf,
-          dst,
-          input: inL,
-          output,
-          pool: op,
-        });
-        vals.set(node.id, { buf: dst, layout: output });
-        break;
-      }
-      case "mul_mat": {
-        const k = lowerDense(node);
-        kernels.push(k.kernel);
-        vals.set(k.last.id, { buf: k.kernel.dst, layout: { kind: "flat", n: k.kernel.m } });
-        break;
-      }
-      default:
-        throw new CompileError(
-          node.name,
-          `a standalone ${node.op.kind} is not supported; it must follow a conv_2d or mul_mat it can be fused into`,
-        );
+    const kind = node.op.kind;
+    if (kind === "input" || kind === "weight") continue;
+    if (kind === "permute" || kind === "cont" || kind === "reshape") {
+      // A view: the same buffer, read through an index map.
+      const src = valOf(node.src[0]!, node);
+      const srcMap = physicalMap(src);
+      const map = node.op.kind === "permute"
+        ? permuteToSource(nodes[node.src[0]!]!.ne, node.ne, node.op.axes).map((i) => srcMap[i]!)
+        : srcMap;
+      vals.set(node.id, { buf: src.buf, layout: src.layout, map });
+      continue;
     }
+    const family = familyStartingAt(kind);
+    if (!family) {
+      throw new CompileError(
+        node.name,
+        `a standalone ${kind} is not supported; it must follow a conv_2d or mul_mat it can be fused into`,
+      );
+    }
+    const { kernel, last } = family.lower(node, ctx);
+    markFused(node, last);
+    kernels.push(kernel);
+    vals.set(last.id, { buf: kernel.dst, layout: family.outputLayout(kernel) });
   }
 
-  function lowerConv(node: Node): { kernel: ConvKernel; last: Node } {
-    if (node.op.kind !== "conv_2d") throw new Error("unreachable");
-    const op = node.op;
-    const kernelNode = weightOf(node.src[0]!, node);
-    const inL = imageInput(node.src[1]!, node);
-    const [KW, KH, CI, CO] = kernelNode.ne;
-    const [OW, OH] = node.ne;
-    const cop = padChannels(CO);
-    const kv = (kernelNode.op as { values: Float32Array }).values;
-    const weights = new Float32Array(KH * KW * inL.cp * cop);
-    for (let ky = 0; ky < KH; ky++) {
-      for (let kx = 0; kx < KW; kx++) {
-        for (let ci = 0; ci < CI; ci++) {
-          for (let co = 0; co < CO; co++) {
-            weights[co + cop * (ci + inL.cp * (kx + KW * ky))] =
-              kv[kx + KW * (ky + KH * (ci + CI * co))]!;
-          }
-        }
-      }
+  /** Marks the fused chain `first` .. `last` (linked by single consumers) as absorbed. */
+  function markFused(first: Node, last: Node): void {
+    let n: Node | undefined = first;
+    while (n) {
+      done.add(n.id);
+      if (n.id === last.id) return;
+      n = ctx.next(n.id);
     }
-    const fused = [node];
-    let last = node;
-    let bias: ConvBias = { kind: "none" };
-    let relu = false;
-    let pool: ConvKernel["pool"];
-    let u = next(last.id);
-    if (u?.op.kind === "add" && u.src[0] === last.id && nodes[u.src[1]!]!.op.kind === "weight") {
-      bias = convBias(nodes[u.src[1]!]!, OW, OH, CO, cop);
-      fused.push(u);
-      last = u;
-      u = next(last.id);
-    }
-    if (u?.op.kind === "relu") {
-      relu = true;
-      fused.push(u);
-      last = u;
-      u = next(last.id);
-    }
-    if (u?.op.kind === "pool_2d" && u.op.s0 >= u.op.k0 && u.op.s1 >= u.op.k1) {
-      pool = u.op;
-      fused.push(u);
-      last = u;
-    }
-    for (const n of fused) done.add(n.id);
-    const output: ImageLayout = { kind: "image", w: last.ne[0], h: last.ne[1], c: CO, cp: cop };
-    const dst = newBuffer(last.name, "activation", layoutFloats(output));
-    const staging = op.p0 || op.p1
-      ? newBuffer(
-        `${node.name}:padded`,
-        "scratch",
-        (inL.w + 2 * op.p0) * (inL.h + 2 * op.p1) * inL.cp,
-      )
-      : -1;
-    const kernel: ConvKernel = {
-      kind: "conv2d",
-      nodes: fused.map((n) => n.name),
-      src: valOf(node.src[1]!, node).buf,
-      dst,
-      input: inL,
-      output,
-      kw: KW,
-      kh: KH,
-      s0: op.s0,
-      s1: op.s1,
-      p0: op.p0,
-      p1: op.p1,
-      d0: op.d0,
-      d1: op.d1,
-      convW: OW,
-      convH: OH,
-      computeW: OW,
-      computeH: OH,
-      weights,
-      bias,
-      relu,
-      ...(pool ? { pool } : {}),
-      staging,
-    };
-    return { kernel, last };
-  }
-
-  function lowerDense(node: Node): { kernel: DenseKernel; last: Node } {
-    const w = weightOf(node.src[0]!, node);
-    const x = nodes[node.src[1]!]!;
-    if (w.ne[2] !== 1 || w.ne[3] !== 1 || x.ne[1] !== 1 || x.ne[2] !== 1 || x.ne[3] !== 1) {
-      throw new CompileError(node.name, "mul_mat must be a matrix times one vector (batch 1)");
-    }
-    const [K, M] = w.ne;
-    const xv = valOf(x.id, node);
-    const pm = physicalMap(xv);
-    const kPhys = layoutFloats(xv.layout);
-    const wv = (w.op as { values: Float32Array }).values;
-    const weights = new Float32Array(kPhys * M);
-    for (let k = 0; k < K; k++) {
-      for (let m = 0; m < M; m++) weights[pm[k]! * M + m] = wv[m * K + k]!;
-    }
-    let last = node;
-    const fused = [node];
-    let bias: Float32Array | undefined;
-    let relu = false, softmax = false;
-    let u = next(last.id);
-    if (u?.op.kind === "add" && u.src[0] === last.id && nodes[u.src[1]!]!.op.kind === "weight") {
-      const b = nodes[u.src[1]!]!;
-      const bv = (b.op as { values: Float32Array }).values;
-      if (numel(b.ne) !== b.ne[0]) throw new CompileError(u.name, "dense bias must be a vector");
-      bias = new Float32Array(M).map((_, m) => bv[m % b.ne[0]]!);
-      fused.push(u);
-      last = u;
-      u = next(last.id);
-    }
-    if (u?.op.kind === "relu") {
-      relu = true;
-      fused.push(u);
-      last = u;
-    } else if (u?.op.kind === "soft_max") {
-      softmax = true;
-      fused.push(u);
-      last = u;
-    }
-    for (const n of fused) done.add(n.id);
-    const dst = newBuffer(last.name, "activation", M);
-    const scratch = newBuffer(`${node.name}:nonzero`, "scratch", kPhys);
-    const kernel: DenseKernel = {
-      kind: "dense",
-      nodes: fused.map((n) => n.name),
-      src: xv.buf,
-      dst,
-      k: kPhys,
-      m: M,
-      weights,
-      ...(bias ? { bias } : {}),
-      relu,
-      softmax,
-      scratch,
-    };
-    return { kernel, last };
   }
 
   const out = nodes[graph.output]!;
@@ -339,25 +184,4 @@ export function lowerToPlan(graph: Graph): Plan {
     output: outVal.buf,
     arenaBytes: 0,
   };
-}
-
-/** A conv bias as per-channel values when it is [1,1,C], else expanded over the conv grid. */
-function convBias(b: Node, OW: number, OH: number, CO: number, cop: number): ConvBias {
-  const v = (b.op as { values: Float32Array }).values;
-  const B: Ne = b.ne;
-  const at = (x: number, y: number, c: number) =>
-    v[(x % B[0]) + B[0] * ((y % B[1]) + B[1] * (c % B[2]))]!;
-  if (B[0] === 1 && B[1] === 1) {
-    return {
-      kind: "channel",
-      values: new Float32Array(cop).map((_, c) => (c < CO ? at(0, 0, c) : 0)),
-    };
-  }
-  const values = new Float32Array(OW * OH * cop);
-  for (let y = 0; y < OH; y++) {
-    for (let x = 0; x < OW; x++) {
-      for (let c = 0; c < CO; c++) values[c + cop * (x + OW * y)] = at(x, y, c);
-    }
-  }
-  return { kind: "full", values };
 }

@@ -7,10 +7,12 @@
  *
  * @module
  */
+import { kernelDef } from "../kernels/registry.ts";
 import type { MemoryReport, Plan, PlanBuffer } from "./plan.ts";
 
 /**
- * Computes each buffer's [first, last] kernel index.
+ * Computes each buffer's [first, last] kernel index. A kernel's extra buffers (scratch,
+ * staging: whatever its family lists) are live during its call.
  *
  * @param plan the plan
  * @returns lifetimes indexed by buffer id
@@ -28,8 +30,7 @@ export function lifetimes(plan: Plan): { buffer: number; first: number; last: nu
   plan.kernels.forEach((k, t) => {
     use(k.src, t);
     use(k.dst, t);
-    if (k.kind === "dense" && k.scratch >= 0) use(k.scratch, t);
-    if (k.kind === "conv2d" && k.staging >= 0) use(k.staging, t);
+    for (const aux of kernelDef(k).auxBuffers(k)) use(aux.buffer, t);
   });
   return life.filter((l) => l.first <= l.last);
 }

@@ -19,6 +19,7 @@
  */
 import { GgmlType } from "../../ggml/ggml_types.ts";
 import { f16BitsToF32, quantize } from "../../ggml/quant.ts";
+import { kernelDef } from "../kernels/registry.ts";
 import {
   align16,
   type DenseKernel,
@@ -26,12 +27,10 @@ import {
   type Kernel,
   type Plan,
   type QuantCompute,
+  type WeightFormat,
 } from "./plan.ts";
 
-export type { DenseQuant, QuantCompute };
-
-/** Storage type of the weights in an emitted module (`ggufc compile --weights`). */
-export type WeightFormat = "f32" | "f16" | "q8_0" | "q4_0";
+export type { DenseQuant, QuantCompute, WeightFormat };
 
 /** The weight formats `--weights` accepts. */
 export const WEIGHT_FORMATS: readonly WeightFormat[] = ["f32", "f16", "q8_0", "q4_0"];
@@ -98,20 +97,22 @@ function nonNegative(plan: Plan, buf: number, before: number): boolean {
   for (let i = before - 1; i >= 0; i--) {
     const k: Kernel = plan.kernels[i]!;
     if (k.dst !== buf) continue;
-    if (k.kind === "pool2d") return nonNegative(plan, k.src, i); // max/avg of values >= 0
-    return k.relu || (k.kind === "dense" && k.softmax);
+    const def = kernelDef(k);
+    // Only ask about the input when the answer can depend on it (a pool).
+    return def.nonNegativeOutput(k, false) ||
+      (def.nonNegativeOutput(k, true) && nonNegative(plan, k.src, i));
   }
   return false;
 }
 
 /**
- * Sets {@link DenseKernel.quant} on every dense kernel and grows its scratch buffer for the
- * quantised kernels. Run before the memory pass.
+ * Puts the matrix of every dense kernel in `format` ({@link DenseKernel.quant}) and grows its
+ * scratch buffer for the quantised kernels. Run before the memory pass.
  *
- * @param plan a lowered plan (buffers not yet placed)
+ * @param plan a lowered plan (buffers not yet placed); not modified
  * @param format the weight format; "f32" and "f16" leave the plan unchanged
  * @param options the kernel strategy
- * @returns the same plan, its dense kernels annotated
+ * @returns a new plan whose dense kernels carry their quantised matrices
  * @example
  * ```ts ignore
  * const plan = quantizeWeights(lowerToPlan(graph), "q8_0");
@@ -123,13 +124,15 @@ export function quantizeWeights(
   options: QuantizeOptions = {},
 ): Plan {
   if (format !== "q8_0" && format !== "q4_0") return plan;
-  plan.kernels.forEach((k, i) => {
-    if (k.kind !== "dense") return;
-    k.quant = quantizeDense(k, format, options.compute ?? "int8", nonNegative(plan, k.src, i));
+  const buffers = [...plan.buffers];
+  const kernels = plan.kernels.map((k, i): Kernel => {
+    if (k.kind !== "dense") return k;
+    const quant = quantizeDense(k, format, options.compute ?? "int8", nonNegative(plan, k.src, i));
     if (k.scratch < 0) throw new Error(`dense kernel ${i} has no scratch buffer`);
-    const s = plan.buffers[k.scratch]!;
-    const need = scratchBytes(k.quant.kPad);
-    if (s.bytes < need) plan.buffers[k.scratch] = { ...s, bytes: need };
+    const s = buffers[k.scratch]!;
+    const need = scratchBytes(quant.kPad);
+    if (s.bytes < need) buffers[k.scratch] = { ...s, bytes: need };
+    return { ...k, quant };
   });
-  return plan;
+  return { ...plan, buffers, kernels };
 }
