@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { encodeModule, Fn, I32, SIMD, V128 } from "../compiler/codegen/wasm_encoder.ts";
+import { encodeModule, Fn, I32, SIMD, V128 } from "../wasm/assembler.ts";
 
 const ACC = 12;
 
