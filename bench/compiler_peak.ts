@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { encodeModule, Fn, I32, SIMD, V128 } from "../wasm/assembler.ts";
+import { encodeModule, Fn, I32, OP, SIMD, V128 } from "../wasm/assembler.ts";
 
 const ACC = 12;
 
@@ -28,7 +28,7 @@ export function peakModule(fma: boolean): Uint8Array<ArrayBuffer> {
       if (fma) f.get(a).get(w).get(x).simd(SIMD.f32x4RelaxedMadd).set(a);
       else f.get(a).get(w).simd(SIMD.f32x4Mul).get(x).simd(SIMD.f32x4Add).set(a);
     }
-    f.get(i).i32(1).op(0x6a).tee(i).get(0).op(0x48).brIf(0);
+    f.get(i).addConst(1).tee(i).get(0).op(OP.i32LtS).brIf(0); // while (++i < n)
   });
   // Keep the accumulators alive: store their sum at address 0.
   f.i32(0);
