@@ -30,6 +30,7 @@ import {
   type PoolKernel,
 } from "../plan/plan.ts";
 import { encodeModule, Fn, I32, OP, SIMD, V128 } from "../../wasm/assembler.ts";
+import { toBase64 } from "./base64.ts";
 import { WeightBlob } from "./weights_blob.ts";
 import { at, madd, softmax } from "./wasm_shared.ts";
 import {
@@ -114,15 +115,14 @@ export function generateWasm(plan: Plan, options: WasmOptions): BackendOutput {
   };
   const plain = build(false);
   const relaxed = options.relaxed ? build(true) : undefined;
-  const b64 = (b: Uint8Array) => btoa(Array.from(b, (c) => String.fromCharCode(c)).join(""));
   const code = `/** WASM memory layout: arena at 0, weights at WEIGHTS_AT (bytes). */
 const WEIGHTS_AT = ${weightsAt};
 const ARENA_BYTES = ${plan.arenaBytes};
 const WEIGHT_BYTES = ${blob.bytes().length};
 /** The kernels with plain SIMD128 (mul + add). */
-const WASM_SIMD = "${b64(plain)}";
+const WASM_SIMD = "${toBase64(plain)}";
 /** The same kernels with the relaxed-SIMD FMA; "" when not compiled in. */
-const WASM_RELAXED = "${relaxed ? b64(relaxed) : ""}";
+const WASM_RELAXED = "${relaxed ? toBase64(relaxed) : ""}";
 
 // <pool>: compiled once per thread, and posted as is to pool workers (createPool).
 /** The compiled kernels and the backend name of the variant chosen. */
