@@ -1,6 +1,6 @@
 /**
  * The machine's WebAssembly SIMD multiply-add peak, measured with a module built by the
- * project's own encoder: a loop of 12 independent f32x4 accumulators, each updated as
+ * project's own assembler (wasm/): a loop of 12 independent f32x4 accumulators, each updated as
  * `acc = acc * w + x` once per iteration from registers only (no memory traffic). Every
  * accumulator is its own dependency chain, so nothing can be hoisted or shared between them
  * (a shared `x * w` would be computed once by the optimiser), and 12 chains cover the FMA

@@ -446,9 +446,8 @@ function convFn(plan: Plan, k: ConvKernel, s: ConvPlan, fma: boolean, scratchAt:
             f.index(oy, p.s1, wy - p.p1).set(y);
             f.index(ox, p.s0, wx - p.p0).set(x);
             // 0 <= y < computeH and 0 <= x < computeW, as unsigned compares.
-            f.get(y).i32(k.computeH).op(OP.i32LtU).get(x).i32(k.computeW).op(OP.i32LtU).op(
-              OP.i32And,
-            );
+            f.get(y).i32(k.computeH).op(OP.i32LtU);
+            f.get(x).i32(k.computeW).op(OP.i32LtU).op(OP.i32And);
             f.if(() => {
               f.index(y, k.s1 * rowBytes).index(x, k.s0 * CIP * 4)
                 .op(OP.i32Add).addConst(src).set(ip);
@@ -561,13 +560,13 @@ function denseSparse(f: Fn, plan: Plan, k: DenseKernel, s: DensePlan, fma: boole
         f.get(kk).splatLoad(src).set(xv);
         f.index(kk, V * 4, wBase).set(wr);
         for (let v = 0; v < V; v++) {
-          if (fma) {
-            f.get(xv).v128LoadFrom(wr, v * 16).get(acc[v]!).simd(SIMD.f32x4RelaxedMadd).set(
-              acc[v]!,
-            );
-          } else {f.get(acc[v]!).get(xv).v128LoadFrom(wr, v * 16).simd(SIMD.f32x4Mul).simd(
-              SIMD.f32x4Add,
-            ).set(acc[v]!);}
+          // acc += x * w, w loaded in place (the operand order of madd in wasm_shared.ts).
+          if (fma) f.get(xv).v128LoadFrom(wr, v * 16).get(acc[v]!).simd(SIMD.f32x4RelaxedMadd);
+          else {
+            f.get(acc[v]!).get(xv).v128LoadFrom(wr, v * 16);
+            f.simd(SIMD.f32x4Mul).simd(SIMD.f32x4Add);
+          }
+          f.set(acc[v]!);
         }
         f.get(j).addConst(4).tee(j).get(np).op(OP.i32LtS).brIf(0);
       });

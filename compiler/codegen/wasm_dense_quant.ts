@@ -31,7 +31,7 @@
 import type { DenseKernel, Kernel, Plan } from "../plan/plan.ts";
 import { F32, Fn, I32, OP, SIMD, V128 } from "../../wasm/assembler.ts";
 import type { WeightBlob } from "./weights_blob.ts";
-import { at, softmax } from "./wasm_shared.ts";
+import { at, madd, softmax } from "./wasm_shared.ts";
 
 /** Where a quantised dense kernel's constants are, decided once for both variants. */
 export interface QuantDensePlan {
@@ -512,10 +512,7 @@ function dequantGroup(
             v % 2 === 0 ? SIMD.i32x4ExtendLowI16x8S : SIMD.i32x4ExtendHighI16x8S,
           )
             .simd(SIMD.f32x4ConvertI32x4S).set(wf);
-          if (fma) f.get(xv).get(wf).get(bacc[v]!).simd(SIMD.f32x4RelaxedMadd).set(bacc[v]!);
-          else {f.get(bacc[v]!).get(xv).get(wf).simd(SIMD.f32x4Mul).simd(SIMD.f32x4Add).set(
-              bacc[v]!,
-            );}
+          madd(f, bacc[v]!, xv, wf, fma);
         }
         f.get(p).addConst(4).tee(p).get(e).op(OP.i32LtU).brIf(0);
       });
