@@ -17,7 +17,7 @@
 import { bundleJs, compileFile, compileGraph, type CompileOptions } from "../compiler/mod.ts";
 import { loadModel } from "../compiler/frontend/mod.ts";
 import { type EmittedModule, loadEmittedSource } from "../compiler/emit/load.ts";
-import { toBase64 } from "../compiler/emit/base64.ts";
+import { toBase64 } from "../compiler/codegen/base64.ts";
 import type { Graph } from "../compiler/ir/graph.ts";
 import { runGraph } from "../reference/interpreter.ts";
 import { loadMnist } from "../data/mnist_data.ts";

@@ -1,6 +1,6 @@
 /**
  * The machine's WebAssembly SIMD multiply-add peak, measured with a module built by the
- * project's own encoder: a loop of 12 independent f32x4 accumulators, each updated as
+ * project's own assembler (wasm/): a loop of 12 independent f32x4 accumulators, each updated as
  * `acc = acc * w + x` once per iteration from registers only (no memory traffic). Every
  * accumulator is its own dependency chain, so nothing can be hoisted or shared between them
  * (a shared `x * w` would be computed once by the optimiser), and 12 chains cover the FMA
@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { encodeModule, Fn, I32, SIMD, V128 } from "../compiler/codegen/wasm_encoder.ts";
+import { encodeModule, Fn, I32, OP, SIMD, V128 } from "../wasm/assembler.ts";
 
 const ACC = 12;
 
@@ -28,7 +28,7 @@ export function peakModule(fma: boolean): Uint8Array<ArrayBuffer> {
       if (fma) f.get(a).get(w).get(x).simd(SIMD.f32x4RelaxedMadd).set(a);
       else f.get(a).get(w).simd(SIMD.f32x4Mul).get(x).simd(SIMD.f32x4Add).set(a);
     }
-    f.get(i).i32(1).op(0x6a).tee(i).get(0).op(0x48).brIf(0);
+    f.get(i).addConst(1).tee(i).get(0).op(OP.i32LtS).brIf(0); // while (++i < n)
   });
   // Keep the accumulators alive: store their sum at address 0.
   f.i32(0);

@@ -29,7 +29,8 @@ import {
   type Plan,
   type PoolKernel,
 } from "../plan/plan.ts";
-import { encodeModule, Fn, I32, OP, SIMD, V128 } from "./wasm_encoder.ts";
+import { encodeModule, Fn, I32, OP, SIMD, V128 } from "../../wasm/assembler.ts";
+import { toBase64 } from "./base64.ts";
 import { WeightBlob } from "./weights_blob.ts";
 import { at, madd, softmax } from "./wasm_shared.ts";
 import {
@@ -114,15 +115,14 @@ export function generateWasm(plan: Plan, options: WasmOptions): BackendOutput {
   };
   const plain = build(false);
   const relaxed = options.relaxed ? build(true) : undefined;
-  const b64 = (b: Uint8Array) => btoa(Array.from(b, (c) => String.fromCharCode(c)).join(""));
   const code = `/** WASM memory layout: arena at 0, weights at WEIGHTS_AT (bytes). */
 const WEIGHTS_AT = ${weightsAt};
 const ARENA_BYTES = ${plan.arenaBytes};
 const WEIGHT_BYTES = ${blob.bytes().length};
 /** The kernels with plain SIMD128 (mul + add). */
-const WASM_SIMD = "${b64(plain)}";
+const WASM_SIMD = "${toBase64(plain)}";
 /** The same kernels with the relaxed-SIMD FMA; "" when not compiled in. */
-const WASM_RELAXED = "${relaxed ? b64(relaxed) : ""}";
+const WASM_RELAXED = "${relaxed ? toBase64(relaxed) : ""}";
 
 // <pool>: compiled once per thread, and posted as is to pool workers (createPool).
 /** The compiled kernels and the backend name of the variant chosen. */
@@ -323,10 +323,8 @@ function convFn(plan: Plan, k: ConvKernel, s: ConvPlan, fma: boolean, scratchAt:
     f.i32(st).i32(0).i32(IWp * IHp * CIP * 4).memoryFill();
     const y = f.local(I32);
     f.for(y, 0, I.h, 1, () => {
-      f.get(y).i32(IWp * CIP * 4).op(OP.i32Mul).i32(st + ((k.p1 * IWp) + k.p0) * CIP * 4).op(
-        OP.i32Add,
-      );
-      f.get(y).i32(I.w * CIP * 4).op(OP.i32Mul).i32(src).op(OP.i32Add);
+      f.index(y, IWp * CIP * 4, st + ((k.p1 * IWp) + k.p0) * CIP * 4);
+      f.index(y, I.w * CIP * 4, src);
       f.i32(I.w * CIP * 4).memoryCopy();
     });
     src = st;
@@ -366,7 +364,7 @@ function convFn(plan: Plan, k: ConvKernel, s: ConvPlan, fma: boolean, scratchAt:
           const posOff = ((wy * k.s1) * IW + wx * k.s0) * CIP * 4;
           f.get(iLocal).splatLoad(iBase + posOff + j * 4).set(xs[p]!);
         });
-        for (let v = 0; v < V; v++) f.get(wLocal).v128Load(wOff + v * 16).set(ws[v]!);
+        for (let v = 0; v < V; v++) f.v128LoadFrom(wLocal, wOff + v * 16).set(ws[v]!);
         for (let p = 0; p < P; p++) {
           for (let v = 0; v < V; v++) madd(f, acc[p]![v]!, xs[p]!, ws[v]!, fma);
         }
@@ -377,13 +375,13 @@ function convFn(plan: Plan, k: ConvKernel, s: ConvPlan, fma: boolean, scratchAt:
       } else {
         // Runtime loop over the row's taps, unrolled by U (constant offsets inside the body).
         const U = [8, 4, 2, 1].find((u) => run % u === 0)!;
-        f.get(ip).i32(ky * rowBytes).op(OP.i32Add).set(ii);
-        f.get(wb).i32(wRow).op(OP.i32Add).set(ww);
-        f.get(ii).i32(run * 4).op(OP.i32Add).set(end);
+        f.get(ip).addConst(ky * rowBytes).set(ii);
+        f.get(wb).addConst(wRow).set(ww);
+        f.get(ii).addConst(run * 4).set(end);
         f.loop(() => {
           for (let u = 0; u < U; u++) step(u, u * V * 16, 0, ww, ii);
-          f.get(ww).i32(U * V * 16).op(OP.i32Add).set(ww);
-          f.get(ii).i32(U * 4).op(OP.i32Add).tee(ii).get(end).op(OP.i32LtS).brIf(0);
+          f.inc(ww, U * V * 16);
+          f.get(ii).addConst(U * 4).tee(ii).get(end).op(OP.i32LtS).brIf(0);
         });
       }
     }
@@ -392,10 +390,10 @@ function convFn(plan: Plan, k: ConvKernel, s: ConvPlan, fma: boolean, scratchAt:
   /** Initial accumulator for position p, vector v (bias). */
   const init = (p: number, v: number) => {
     if (k.bias.kind === "none") f.f32x4Const(0);
-    else if (k.bias.kind === "channel") f.get(ch).v128Load(s.bias + v * 16);
+    else if (k.bias.kind === "channel") f.v128LoadFrom(ch, s.bias + v * 16);
     else {
       const [wx, wy] = positions[p]!;
-      f.get(fb).v128Load((wx + wy * k.convW) * COP * 4 + v * 16);
+      f.v128LoadFrom(fb, (wx + wy * k.convW) * COP * 4 + v * 16);
     }
   };
 
@@ -404,18 +402,16 @@ function convFn(plan: Plan, k: ConvKernel, s: ConvPlan, fma: boolean, scratchAt:
     f.for(oy, 0, O.h, 1, () => {
       f.for(ox, 0, O.w, 1, () => {
         // Output address of this pixel's block.
-        f.get(ox).get(oy).i32(O.w).op(OP.i32Mul).op(OP.i32Add).i32(COP * 4).op(OP.i32Mul)
-          .get(ch).op(OP.i32Add).i32(at(plan, k.dst)).op(OP.i32Add).set(op);
+        f.get(ox).index(oy, O.w).op(OP.i32Add).mulConst(COP * 4)
+          .get(ch).op(OP.i32Add).addConst(at(plan, k.dst)).set(op);
         if (s.mode !== "memory") {
           // Window origin (x0, y0) = (ox * ps0, oy * ps1) on the conv grid.
-          f.get(oy).i32(ps1 * k.s1 * rowBytes).op(OP.i32Mul)
-            .get(ox).i32(ps0 * k.s0 * CIP * 4).op(OP.i32Mul).op(OP.i32Add).i32(src).op(OP.i32Add)
+          f.index(oy, ps1 * k.s1 * rowBytes)
+            .index(ox, ps0 * k.s0 * CIP * 4).op(OP.i32Add).addConst(src)
             .set(ip);
           if (k.bias.kind === "full") {
-            f.get(oy).i32(ps1 * k.convW * COP * 4).op(OP.i32Mul).get(ox).i32(ps0 * COP * 4).op(
-              OP.i32Mul,
-            )
-              .op(OP.i32Add).get(ch).op(OP.i32Add).i32(s.bias).op(OP.i32Add).set(fb);
+            f.index(oy, ps1 * k.convW * COP * 4).index(ox, ps0 * COP * 4)
+              .op(OP.i32Add).get(ch).op(OP.i32Add).addConst(s.bias).set(fb);
           }
           for (let p = 0; p < P; p++) for (let v = 0; v < V; v++) (init(p, v), f.set(acc[p]![v]!));
           accumulate(V);
@@ -436,7 +432,7 @@ function convFn(plan: Plan, k: ConvKernel, s: ConvPlan, fma: boolean, scratchAt:
               f.f32x4Const(pool.k0 * pool.k1).simd(SIMD.f32x4Div);
             }
             f.set(r[v]!);
-            f.get(op).get(r[v]!).v128Store(v * 16);
+            f.v128StoreTo(op, v * 16, r[v]!);
           }
           return;
         }
@@ -447,21 +443,22 @@ function convFn(plan: Plan, k: ConvKernel, s: ConvPlan, fma: boolean, scratchAt:
         }
         for (let wy = 0; wy < p.k1; wy++) {
           for (let wx = 0; wx < p.k0; wx++) {
-            f.get(oy).i32(p.s1).op(OP.i32Mul).i32(wy - p.p1).op(OP.i32Add).set(y);
-            f.get(ox).i32(p.s0).op(OP.i32Mul).i32(wx - p.p0).op(OP.i32Add).set(x);
+            f.index(oy, p.s1, wy - p.p1).set(y);
+            f.index(ox, p.s0, wx - p.p0).set(x);
             // 0 <= y < computeH and 0 <= x < computeW, as unsigned compares.
-            f.get(y).i32(k.computeH).op(0x49).get(x).i32(k.computeW).op(0x49).op(0x71); // i32.lt_u, i32.and
+            f.get(y).i32(k.computeH).op(OP.i32LtU);
+            f.get(x).i32(k.computeW).op(OP.i32LtU).op(OP.i32And);
             f.if(() => {
-              f.get(y).i32(k.s1 * rowBytes).op(OP.i32Mul).get(x).i32(k.s0 * CIP * 4).op(OP.i32Mul)
-                .op(OP.i32Add).i32(src).op(OP.i32Add).set(ip);
+              f.index(y, k.s1 * rowBytes).index(x, k.s0 * CIP * 4)
+                .op(OP.i32Add).addConst(src).set(ip);
               if (k.bias.kind === "full") {
-                f.get(y).i32(k.convW).op(OP.i32Mul).get(x).op(OP.i32Add).i32(COP * 4).op(OP.i32Mul)
-                  .get(ch).op(OP.i32Add).i32(s.bias).op(OP.i32Add).set(fb);
+                f.index(y, k.convW).get(x).op(OP.i32Add).mulConst(COP * 4)
+                  .get(ch).op(OP.i32Add).addConst(s.bias).set(fb);
               }
               for (let v = 0; v < V; v++) (init(0, v), f.set(acc[0]![v]!));
               accumulate(V);
               for (let v = 0; v < V; v++) {
-                f.get(op).get(op).v128Load(v * 16).get(acc[0]![v]!);
+                f.get(op).v128LoadFrom(op, v * 16).get(acc[0]![v]!);
                 if (k.relu) f.f32x4Const(0).simd(SIMD.f32x4Max);
                 f.simd(p.pool === "max" ? SIMD.f32x4Max : SIMD.f32x4Add).v128Store(v * 16);
               }
@@ -470,7 +467,7 @@ function convFn(plan: Plan, k: ConvKernel, s: ConvPlan, fma: boolean, scratchAt:
         }
         if (p.pool === "avg") {
           for (let v = 0; v < V; v++) {
-            f.get(op).get(op).v128Load(v * 16).f32x4Const(p.k0 * p.k1).simd(SIMD.f32x4Div)
+            f.get(op).v128LoadFrom(op, v * 16).f32x4Const(p.k0 * p.k1).simd(SIMD.f32x4Div)
               .v128Store(v * 16);
           }
         }
@@ -482,8 +479,8 @@ function convFn(plan: Plan, k: ConvKernel, s: ConvPlan, fma: boolean, scratchAt:
   if (s.blocks > 0) {
     const g = f.local(I32);
     f.for(g, 0, s.blocks, 1, () => {
-      f.get(g).i32(s.V * 16).op(OP.i32Mul).set(ch);
-      f.get(g).i32(groupBytes).op(OP.i32Mul).i32(s.w).op(OP.i32Add).set(wb);
+      f.index(g, s.V * 16).set(ch);
+      f.index(g, groupBytes, s.w).set(wb);
       block(s.V);
     });
   }
@@ -510,20 +507,16 @@ function denseDot(f: Fn, plan: Plan, k: DenseKernel, s: DensePlan, fma: boolean)
   const acc = Array.from({ length: k.m }, () => f.local(V128));
   for (const a of acc) f.f32x4Const(0).set(a);
   f.for(kb, 0, k.k * 4, 16, () => {
-    f.get(kb).v128Load(src).set(x);
+    f.v128LoadFrom(kb, src).set(x);
     acc.forEach((a, m) => {
-      f.get(kb).v128Load(s.w + m * k.k * 4).set(w);
+      f.v128LoadFrom(kb, s.w + m * k.k * 4).set(w);
       madd(f, a, x, w, fma);
     });
   });
   acc.forEach((a, m) => {
     f.i32(0);
-    f.get(a).simd(SIMD.f32x4ExtractLane).op(0).get(a).simd(SIMD.f32x4ExtractLane).op(1).op(
-      OP.f32Add,
-    );
-    f.get(a).simd(SIMD.f32x4ExtractLane).op(2).get(a).simd(SIMD.f32x4ExtractLane).op(3).op(
-      OP.f32Add,
-    );
+    f.get(a).f32x4ExtractLane(0).get(a).f32x4ExtractLane(1).op(OP.f32Add);
+    f.get(a).f32x4ExtractLane(2).get(a).f32x4ExtractLane(3).op(OP.f32Add);
     f.op(OP.f32Add);
     if (s.bias >= 0) f.i32(0).f32Load(s.bias + m * 4).op(OP.f32Add);
     if (k.relu) f.f32(0).op(OP.f32Max);
@@ -550,7 +543,7 @@ function denseSparse(f: Fn, plan: Plan, k: DenseKernel, s: DensePlan, fma: boole
     f.get(kb).f32Load(src).f32(0).op(OP.f32Ne);
     f.if(() => {
       f.get(np).get(kb).i32Store();
-      f.get(np).i32(4).op(OP.i32Add).set(np);
+      f.inc(np, 4);
     });
   });
   const block = (V: number, blockIndex: number, wBase: number) => {
@@ -560,22 +553,22 @@ function denseSparse(f: Fn, plan: Plan, k: DenseKernel, s: DensePlan, fma: boole
       f.set(acc[v]!);
     }
     f.block(() => {
-      f.get(np).i32(idx).op(0x46).brIf(0); // i32.eq: no non-zero input
+      f.get(np).i32(idx).op(OP.i32Eq).brIf(0); // no non-zero input
       f.i32(idx).set(j);
       f.loop(() => {
         f.get(j).i32Load().set(kk);
         f.get(kk).splatLoad(src).set(xv);
-        f.get(kk).i32(V * 4).op(OP.i32Mul).i32(wBase).op(OP.i32Add).set(wr);
+        f.index(kk, V * 4, wBase).set(wr);
         for (let v = 0; v < V; v++) {
-          if (fma) {
-            f.get(xv).get(wr).v128Load(v * 16).get(acc[v]!).simd(SIMD.f32x4RelaxedMadd).set(
-              acc[v]!,
-            );
-          } else {f.get(acc[v]!).get(xv).get(wr).v128Load(v * 16).simd(SIMD.f32x4Mul).simd(
-              SIMD.f32x4Add,
-            ).set(acc[v]!);}
+          // acc += x * w, w loaded in place (the operand order of madd in wasm_shared.ts).
+          if (fma) f.get(xv).v128LoadFrom(wr, v * 16).get(acc[v]!).simd(SIMD.f32x4RelaxedMadd);
+          else {
+            f.get(acc[v]!).get(xv).v128LoadFrom(wr, v * 16);
+            f.simd(SIMD.f32x4Mul).simd(SIMD.f32x4Add);
+          }
+          f.set(acc[v]!);
         }
-        f.get(j).i32(4).op(OP.i32Add).tee(j).get(np).op(OP.i32LtS).brIf(0);
+        f.get(j).addConst(4).tee(j).get(np).op(OP.i32LtS).brIf(0);
       });
     });
     for (let v = 0; v < V; v++) {
@@ -597,17 +590,17 @@ function poolFn(plan: Plan, k: PoolKernel): Fn {
   const x = f.local(I32), y = f.local(I32), r = f.local(V128);
   f.for(oy, 0, O.h, 1, () => {
     f.for(ox, 0, O.w, 1, () => {
-      f.get(ox).get(oy).i32(O.w).op(OP.i32Mul).op(OP.i32Add).i32(O.cp * 4).op(OP.i32Mul).set(op);
+      f.get(ox).index(oy, O.w).op(OP.i32Add).mulConst(O.cp * 4).set(op);
       f.for(c, 0, O.cp * 4, 16, () => {
         f.f32x4Const(p.pool === "max" ? -FLT_MAX : 0).set(r);
         for (let wy = 0; wy < p.k1; wy++) {
           for (let wx = 0; wx < p.k0; wx++) {
-            f.get(oy).i32(p.s1).op(OP.i32Mul).i32(wy - p.p1).op(OP.i32Add).set(y);
-            f.get(ox).i32(p.s0).op(OP.i32Mul).i32(wx - p.p0).op(OP.i32Add).set(x);
-            f.get(y).i32(I.h).op(0x49).get(x).i32(I.w).op(0x49).op(0x71);
+            f.index(oy, p.s1, wy - p.p1).set(y);
+            f.index(ox, p.s0, wx - p.p0).set(x);
+            f.get(y).i32(I.h).op(OP.i32LtU).get(x).i32(I.w).op(OP.i32LtU).op(OP.i32And);
             f.if(() => {
               f.get(r);
-              f.get(y).i32(I.w).op(OP.i32Mul).get(x).op(OP.i32Add).i32(I.cp * 4).op(OP.i32Mul)
+              f.index(y, I.w).get(x).op(OP.i32Add).mulConst(I.cp * 4)
                 .get(c).op(OP.i32Add).v128Load(src);
               f.simd(p.pool === "max" ? SIMD.f32x4Max : SIMD.f32x4Add).set(r);
             });

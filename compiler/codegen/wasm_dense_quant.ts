@@ -29,50 +29,9 @@
  * @module
  */
 import type { DenseKernel, Kernel, Plan } from "../plan/plan.ts";
-import { F32, Fn, I32, OP, SIMD, V128 } from "./wasm_encoder.ts";
+import { F32, Fn, I32, OP, SIMD, V128 } from "../../wasm/assembler.ts";
 import type { WeightBlob } from "./weights_blob.ts";
-import { at, softmax } from "./wasm_shared.ts";
-
-/** SIMD opcodes beyond the shared table (WebAssembly 2.0 and relaxed-SIMD numbering). */
-const S = {
-  shuffle: 0x0d,
-  i8x16Splat: 0x0f,
-  f32x4Splat: 0x13,
-  f32x4Ge: 0x46,
-  v128And: 0x4e,
-  v128Or: 0x50,
-  f32x4Trunc: 0x69,
-  i8x16NarrowI16x8S: 0x65,
-  i8x16ShrU: 0x6d,
-  i8x16Sub: 0x71,
-  i16x8NarrowI32x4S: 0x85,
-  i16x8ExtendLowI8x16S: 0x87,
-  i16x8ExtendHighI8x16S: 0x88,
-  i32x4ExtendLowI16x8S: 0xa7,
-  i32x4ExtendHighI16x8S: 0xa8,
-  i32x4Add: 0xae,
-  i32x4DotI16x8S: 0xba,
-  f32x4Abs: 0xe0,
-  i32x4TruncSatF32x4S: 0xf8,
-  f32x4ConvertI32x4S: 0xfa,
-  i32x4RelaxedDotI8x16I7x16AddS: 0x113,
-} as const;
-
-/** Scalar opcodes beyond the shared table. */
-const O = {
-  i32GeU: 0x4f,
-  i32LtU: 0x49,
-  i32Ne: 0x47,
-  i32Eq: 0x46,
-  i32And: 0x71,
-  i32Shl: 0x74,
-  i32ShrU: 0x76,
-  f32Gt: 0x5e,
-  f32Lt: 0x5d,
-  f32Nearest: 0x90,
-  i32ReinterpretF32: 0xbc,
-  f32ReinterpretI32: 0xbe,
-} as const;
+import { at, madd, softmax } from "./wasm_shared.ts";
 
 /** Where a quantised dense kernel's constants are, decided once for both variants. */
 export interface QuantDensePlan {
@@ -90,6 +49,10 @@ export interface QuantDensePlan {
   readonly groupW: number;
   readonly groupD: number;
 }
+
+/** Byte indices of i32 lanes 0, 2, 4, 6 (and 1, 3, 5, 7) of two concatenated vectors. */
+const EVEN_I32_LANES = [0, 2, 4, 6].flatMap((l) => [0, 1, 2, 3].map((b) => 4 * l + b));
+const ODD_I32_LANES = [1, 3, 5, 7].flatMap((l) => [0, 1, 2, 3].map((b) => 4 * l + b));
 
 /** Above this many output vectors per group the f32 sums live in memory, not registers. */
 const MAX_REGISTER_SUMS = 4;
@@ -213,8 +176,8 @@ export function quantDenseFn(plan: Plan, k: DenseKernel, s: QuantDensePlan, rela
   };
   if (s.groups > 0) {
     f.for(g, 0, s.groups, 1, () => {
-      f.get(g).i32(s.groupW).op(OP.i32Mul).i32(s.w).op(OP.i32Add).set(wg);
-      f.get(g).i32(s.groupD).op(OP.i32Mul).i32(s.d).op(OP.i32Add).set(sg);
+      f.index(g, s.groupW, s.w).set(wg);
+      f.index(g, s.groupD, s.d).set(sg);
       body(s.V, null);
     });
   }
@@ -227,12 +190,6 @@ export function quantDenseFn(plan: Plan, k: DenseKernel, s: QuantDensePlan, rela
   void ws;
   if (k.softmax) softmax(f, at(plan, k.dst), k.m);
   return f;
-}
-
-/** Pushes a v128 of four i32 lanes. */
-function i32x4Const(f: Fn, lanes: readonly number[]): void {
-  f.simd(SIMD.const);
-  for (const l of lanes) f.op(l & 0xff, (l >>> 8) & 0xff, (l >>> 16) & 0xff, (l >>> 24) & 0xff);
 }
 
 /**
@@ -252,58 +209,60 @@ function quantiseInput(f: Fn, plan: Plan, k: DenseKernel, pEnd: number): void {
   /** One block; `load(j)` pushes vector j; `qAddr`/`bIndex` push the block's addresses. */
   const block = (load: (j: number) => void, qAt: () => void, bIndex: () => void) => {
     for (let j = 0; j < 8; j++) (load(j), f.set(v[j]!));
-    f.get(v[0]!).simd(S.f32x4Abs).set(amax);
+    f.get(v[0]!).simd(SIMD.f32x4Abs).set(amax);
     for (let j = 1; j < 8; j++) {
-      f.get(amax).get(v[j]!).simd(S.f32x4Abs).simd(SIMD.f32x4Max).set(amax);
+      f.get(amax).get(v[j]!).simd(SIMD.f32x4Abs).simd(SIMD.f32x4Max).set(amax);
     }
-    f.get(amax).simd(SIMD.f32x4ExtractLane).op(0).get(amax).simd(SIMD.f32x4ExtractLane).op(1)
-      .op(OP.f32Max).get(amax).simd(SIMD.f32x4ExtractLane).op(2).op(OP.f32Max)
-      .get(amax).simd(SIMD.f32x4ExtractLane).op(3).op(OP.f32Max).set(a);
-    f.get(a).f32(0).op(O.f32Gt);
+    f.get(amax).f32x4ExtractLane(0).get(amax).f32x4ExtractLane(1)
+      .op(OP.f32Max).get(amax).f32x4ExtractLane(2).op(OP.f32Max)
+      .get(amax).f32x4ExtractLane(3).op(OP.f32Max).set(a);
+    f.get(a).f32(0).op(OP.f32Gt);
     f.if(() => {
       // d = amax / 127; id = 1 / d; the stored scale is d rounded to f16 (round to nearest even).
       f.get(a).f32(127).op(OP.f32Div).set(d);
-      f.f32(1).get(d).op(OP.f32Div).simd(S.f32x4Splat).set(idv);
+      f.f32(1).get(d).op(OP.f32Div).simd(SIMD.f32x4Splat).set(idv);
       bIndex();
-      f.i32(2).op(O.i32Shl);
+      f.i32(2).op(OP.i32Shl);
       // f16 subnormal range: a multiple of 2^-24; otherwise keep 10 mantissa bits.
-      f.get(d).f32(16777216).op(OP.f32Mul).op(O.f32Nearest).f32(5.9604644775390625e-8).op(
+      f.get(d).f32(16777216).op(OP.f32Mul).op(OP.f32Nearest).f32(5.9604644775390625e-8).op(
         OP.f32Mul,
       );
-      f.get(d).op(O.i32ReinterpretF32).tee(bits).i32(0xfff).op(OP.i32Add)
-        .get(bits).i32(13).op(O.i32ShrU).i32(1).op(O.i32And).op(OP.i32Add)
-        .i32(0xffffe000 | 0).op(O.i32And).op(O.f32ReinterpretI32);
-      f.get(d).f32(6.103515625e-5).op(O.f32Lt).op(OP.select);
+      f.get(d).op(OP.i32ReinterpretF32).tee(bits).addConst(0xfff)
+        .get(bits).i32(13).op(OP.i32ShrU).i32(1).op(OP.i32And).op(OP.i32Add)
+        .i32(0xffffe000 | 0).op(OP.i32And).op(OP.f32ReinterpretI32);
+      f.get(d).f32(6.103515625e-5).op(OP.f32Lt).op(OP.select);
       f.f32Store(dx);
       // q = roundf(x * id): trunc, then away from zero when |fraction| >= 0.5.
       for (let j = 0; j < 8; j++) {
-        f.get(v[j]!).get(idv).simd(SIMD.f32x4Mul).tee(t).simd(S.f32x4Trunc).set(r[j]!);
+        f.get(v[j]!).get(idv).simd(SIMD.f32x4Mul).tee(t).simd(SIMD.f32x4Trunc).set(r[j]!);
         f.get(r[j]!);
         f.get(t);
-        i32x4Const(f, [0x80000000, 0x80000000, 0x80000000, 0x80000000]);
-        f.simd(S.v128And);
-        i32x4Const(f, [0x3f800000, 0x3f800000, 0x3f800000, 0x3f800000]);
-        f.simd(S.v128Or); // copysign(1, x)
-        f.get(t).get(r[j]!).simd(SIMD.f32x4Sub).simd(S.f32x4Abs).f32x4Const(0.5).simd(S.f32x4Ge);
-        f.simd(S.v128And).simd(SIMD.f32x4Add).simd(S.i32x4TruncSatF32x4S).set(r[j]!);
+        f.i32x4Const([0x80000000, 0x80000000, 0x80000000, 0x80000000]);
+        f.simd(SIMD.v128And);
+        f.i32x4Const([0x3f800000, 0x3f800000, 0x3f800000, 0x3f800000]);
+        f.simd(SIMD.v128Or); // copysign(1, x)
+        f.get(t).get(r[j]!).simd(SIMD.f32x4Sub).simd(SIMD.f32x4Abs).f32x4Const(0.5).simd(
+          SIMD.f32x4Ge,
+        );
+        f.simd(SIMD.v128And).simd(SIMD.f32x4Add).simd(SIMD.i32x4TruncSatF32x4S).set(r[j]!);
       }
       for (let h = 0; h < 2; h++) {
         qAt();
-        f.get(r[4 * h]!).get(r[4 * h + 1]!).simd(S.i16x8NarrowI32x4S);
-        f.get(r[4 * h + 2]!).get(r[4 * h + 3]!).simd(S.i16x8NarrowI32x4S);
-        f.simd(S.i8x16NarrowI16x8S).v128Store(xq + 16 * h);
+        f.get(r[4 * h]!).get(r[4 * h + 1]!).simd(SIMD.i16x8NarrowI32x4S);
+        f.get(r[4 * h + 2]!).get(r[4 * h + 3]!).simd(SIMD.i16x8NarrowI32x4S);
+        f.simd(SIMD.i8x16NarrowI16x8S).v128Store(xq + 16 * h);
       }
       // The block's non-zero quads.
       f.get(p).set(hp);
-      f.get(p).i32(8).op(OP.i32Add).set(p);
+      f.inc(p, 8);
       for (let j = 0; j < 8; j++) {
         qAt();
-        f.i32Load(xq + 4 * j).i32(0).op(O.i32Ne);
+        f.i32Load(xq + 4 * j).i32(0).op(OP.i32Ne);
         f.if(() => {
           f.get(p);
           bIndex();
-          f.i32(8).op(OP.i32Mul).i32(j).op(OP.i32Add).i32Store();
-          f.get(p).i32(4).op(OP.i32Add).set(p);
+          f.mulConst(8).addConst(j).i32Store();
+          f.inc(p, 4);
         });
       }
       f.get(hp);
@@ -317,9 +276,9 @@ function quantiseInput(f: Fn, plan: Plan, k: DenseKernel, pEnd: number): void {
     // bo: byte offset of the block in the input (b * 128).
     f.for(bo, 0, full * 128, 128, () => {
       block(
-        (j) => f.get(bo).v128Load(src + 16 * j),
-        () => f.get(bo).i32(2).op(O.i32ShrU),
-        () => f.get(bo).i32(7).op(O.i32ShrU),
+        (j) => f.v128LoadFrom(bo, src + 16 * j),
+        () => f.get(bo).i32(2).op(OP.i32ShrU),
+        () => f.get(bo).i32(7).op(OP.i32ShrU),
       );
     });
   }
@@ -332,8 +291,8 @@ function quantiseInput(f: Fn, plan: Plan, k: DenseKernel, pEnd: number): void {
         else {
           f.i32(0).v128Load(src + o + 16 * j);
           if (n < 4) {
-            i32x4Const(f, [0, 1, 2, 3].map((l) => (l < n ? -1 : 0)));
-            f.simd(S.v128And);
+            f.i32x4Const([0, 1, 2, 3].map((l) => (l < n ? -1 : 0)));
+            f.simd(SIMD.v128And);
           }
         }
       },
@@ -353,27 +312,27 @@ function listNonZero(f: Fn, plan: Plan, k: DenseKernel, pEnd: number): void {
   f.i32(list).set(p);
   f.for(b, 0, blocks, 1, () => {
     f.get(p).set(hp);
-    f.get(p).i32(8).op(OP.i32Add).set(p);
+    f.inc(p, 8);
     const last = Math.min(32, k.k - 32 * (blocks - 1));
     // Elements of block b: 32 of them (fewer in the last block).
-    f.get(b).i32(32).op(OP.i32Mul).set(e);
+    f.index(b, 32).set(e);
     f.loop(() => {
-      f.get(e).i32(2).op(O.i32Shl).f32Load(src).f32(0).op(OP.f32Ne);
+      f.get(e).i32(2).op(OP.i32Shl).f32Load(src).f32(0).op(OP.f32Ne);
       f.if(() => {
         f.get(p).get(e).i32Store();
-        f.get(p).i32(4).op(OP.i32Add).set(p);
+        f.inc(p, 4);
       });
-      f.get(e).i32(1).op(OP.i32Add).tee(e);
+      f.get(e).addConst(1).tee(e);
       // end of this block: min(32 (b + 1), k)
-      f.i32(32 * (blocks - 1) + last).get(b).i32(32).op(OP.i32Mul).i32(32).op(OP.i32Add)
-        .get(b).i32(blocks - 1).op(O.i32Eq).op(OP.select);
+      f.i32(32 * (blocks - 1) + last).index(b, 32, 32)
+        .get(b).i32(blocks - 1).op(OP.i32Eq).op(OP.select);
       f.op(OP.i32LtS).brIf(0);
     });
-    f.get(p).get(hp).i32(8).op(OP.i32Add).op(O.i32Eq);
+    f.get(p).get(hp).addConst(8).op(OP.i32Eq);
     f.if(() => {
       f.get(hp).set(p); // nothing in this block
     });
-    f.get(p).get(hp).op(O.i32Ne);
+    f.get(p).get(hp).op(OP.i32Ne);
     f.if(() => {
       f.get(hp).get(b).i32Store();
       f.get(hp).get(p).i32Store(4);
@@ -409,107 +368,74 @@ function intGroup(
   const perQuad = q.type === "q4_0" ? Math.ceil(V / 2) * 16 : V * 16;
   const da = f.local(I32);
   if (groupIndex === null) {
-    f.get(g).i32(s.V * 16).op(OP.i32Mul).i32(at(plan, k.dst)).op(OP.i32Add).set(da);
+    f.index(g, s.V * 16, at(plan, k.dst)).set(da);
   } else f.i32(at(plan, k.dst) + groupIndex * s.V * 16).set(da);
   if (inMemory) { for (let v = 0; v < V; v++) f.get(da).f32x4Const(0).v128Store(v * 16); }
   else for (const a of facc) f.f32x4Const(0).set(a);
   f.i32(list).set(p);
   f.block(() => {
-    f.get(p).get(pEnd).op(O.i32GeU).brIf(0);
+    f.get(p).get(pEnd).op(OP.i32GeU).brIf(0);
     f.loop(() => {
       f.get(p).i32Load(4).set(e);
-      f.get(p).i32Load().i32(V * 16).op(OP.i32Mul).get(sg).op(OP.i32Add).set(bo);
-      f.get(p).i32Load().i32(2).op(O.i32Shl).f32Load(dx).simd(S.f32x4Splat).set(dxv);
-      f.get(p).i32(8).op(OP.i32Add).set(p);
+      f.get(p).i32Load().mulConst(V * 16).get(sg).op(OP.i32Add).set(bo);
+      f.get(p).i32Load().i32(2).op(OP.i32Shl).f32Load(dx).simd(SIMD.f32x4Splat).set(dxv);
+      f.inc(p, 8);
       for (let v = 0; v < V; v++) {
-        i32x4Const(f, [0, 0, 0, 0]);
+        f.i32x4Const([0, 0, 0, 0]);
         f.set(A[v]!);
-        if (!useRelaxed) (i32x4Const(f, [0, 0, 0, 0]), f.set(B[v]!));
+        if (!useRelaxed) (f.i32x4Const([0, 0, 0, 0]), f.set(B[v]!));
       }
       f.loop(() => {
-        f.get(p).i32Load().tee(qi).i32(2).op(O.i32Shl).splatLoad(xq).set(xs);
-        if (!useRelaxed) f.get(xs).simd(S.i16x8ExtendLowI8x16S).set(xs16);
-        f.get(qi).i32(perQuad).op(OP.i32Mul).get(wg).op(OP.i32Add).set(wa);
+        f.get(p).i32Load().tee(qi).i32(2).op(OP.i32Shl).splatLoad(xq).set(xs);
+        if (!useRelaxed) f.get(xs).simd(SIMD.i16x8ExtendLowI8x16S).set(xs16);
+        f.index(qi, perQuad).get(wg).op(OP.i32Add).set(wa);
         for (let v = 0; v < V; v++) {
-          if (q.type === "q8_0") f.get(wa).v128Load(v * 16).set(w);
+          if (q.type === "q8_0") f.v128LoadFrom(wa, v * 16).set(w);
           else {
-            f.get(wa).v128Load((v >> 1) * 16);
+            f.v128LoadFrom(wa, (v >> 1) * 16);
             if (v % 2 === 0) {
-              i32x4Const(f, [0x0f0f0f0f, 0x0f0f0f0f, 0x0f0f0f0f, 0x0f0f0f0f]);
-              f.simd(S.v128And);
-            } else f.i32(4).simd(S.i8x16ShrU);
-            i32x4Const(f, [0x08080808, 0x08080808, 0x08080808, 0x08080808]);
-            f.simd(S.i8x16Sub).set(w);
+              f.i32x4Const([0x0f0f0f0f, 0x0f0f0f0f, 0x0f0f0f0f, 0x0f0f0f0f]);
+              f.simd(SIMD.v128And);
+            } else f.i32(4).simd(SIMD.i8x16ShrU);
+            f.i32x4Const([0x08080808, 0x08080808, 0x08080808, 0x08080808]);
+            f.simd(SIMD.i8x16Sub).set(w);
           }
           if (useRelaxed) {
-            f.get(w).get(xs).get(A[v]!).simd(S.i32x4RelaxedDotI8x16I7x16AddS).set(A[v]!);
+            f.get(w).get(xs).get(A[v]!).simd(SIMD.i32x4RelaxedDotI8x16I7x16AddS).set(A[v]!);
           } else {
-            f.get(A[v]!).get(w).simd(S.i16x8ExtendLowI8x16S).get(xs16).simd(S.i32x4DotI16x8S)
-              .simd(S.i32x4Add).set(A[v]!);
-            f.get(B[v]!).get(w).simd(S.i16x8ExtendHighI8x16S).get(xs16).simd(S.i32x4DotI16x8S)
-              .simd(S.i32x4Add).set(B[v]!);
+            f.get(A[v]!).get(w).simd(SIMD.i16x8ExtendLowI8x16S).get(xs16).simd(SIMD.i32x4DotI16x8S)
+              .simd(SIMD.i32x4Add).set(A[v]!);
+            f.get(B[v]!).get(w).simd(SIMD.i16x8ExtendHighI8x16S).get(xs16).simd(SIMD.i32x4DotI16x8S)
+              .simd(SIMD.i32x4Add).set(B[v]!);
           }
         }
-        f.get(p).i32(4).op(OP.i32Add).tee(p).get(e).op(O.i32LtU).brIf(0);
+        f.get(p).addConst(4).tee(p).get(e).op(OP.i32LtU).brIf(0);
       });
       // End of the block: sumf += (float)sumi * (d_w * d_x), per output.
       for (let v = 0; v < V; v++) {
-        if (inMemory) f.get(da).get(da).v128Load(v * 16);
+        if (inMemory) f.get(da).v128LoadFrom(da, v * 16);
         else f.get(facc[v]!);
         if (useRelaxed) f.get(A[v]!);
         else {
-          f.get(A[v]!).get(B[v]!).simd(S.shuffle).op(
-            0,
-            1,
-            2,
-            3,
-            8,
-            9,
-            10,
-            11,
-            16,
-            17,
-            18,
-            19,
-            24,
-            25,
-            26,
-            27,
-          );
-          f.get(A[v]!).get(B[v]!).simd(S.shuffle).op(
-            4,
-            5,
-            6,
-            7,
-            12,
-            13,
-            14,
-            15,
-            20,
-            21,
-            22,
-            23,
-            28,
-            29,
-            30,
-            31,
-          );
-          f.simd(S.i32x4Add);
+          // Pairs of i32 lanes of [A, B] (the two dot_i16x8_s halves): even + odd lanes.
+          f.get(A[v]!).get(B[v]!).i8x16Shuffle(EVEN_I32_LANES);
+          f.get(A[v]!).get(B[v]!).i8x16Shuffle(ODD_I32_LANES);
+          f.simd(SIMD.i32x4Add);
         }
-        f.simd(S.f32x4ConvertI32x4S);
-        f.get(bo).v128Load(v * 16).get(dxv).simd(SIMD.f32x4Mul).simd(SIMD.f32x4Mul);
+        f.simd(SIMD.f32x4ConvertI32x4S);
+        f.v128LoadFrom(bo, v * 16).get(dxv).simd(SIMD.f32x4Mul).simd(SIMD.f32x4Mul);
         f.simd(SIMD.f32x4Add);
         if (inMemory) f.v128Store(v * 16);
         else f.set(facc[v]!);
       }
-      f.get(p).get(pEnd).op(O.i32LtU).brIf(0);
+      f.get(p).get(pEnd).op(OP.i32LtU).brIf(0);
     });
   });
   if (inMemory) {
     for (let v = 0; v < V; v++) {
-      f.get(da).get(da).v128Load(v * 16);
+      f.get(da).v128LoadFrom(da, v * 16);
       if (s.bias >= 0) {
-        if (groupIndex === null) f.get(g).i32(s.V * 16).op(OP.i32Mul);
+        if (groupIndex === null) f.index(g, s.V * 16);
         else f.i32(groupIndex * s.V * 16);
         f.v128Load(s.bias + v * 16).simd(SIMD.f32x4Add);
       }
@@ -533,11 +459,11 @@ function storeGroup(
   const dst = at(plan, k.dst);
   for (let v = 0; v < V; v++) {
     // address: dst + (g * V + v) * 16
-    if (groupIndex === null) f.get(g).i32(s.V * 16).op(OP.i32Mul);
+    if (groupIndex === null) f.index(g, s.V * 16);
     else f.i32(groupIndex * s.V * 16);
     f.get(facc[v]!);
     if (s.bias >= 0) {
-      if (groupIndex === null) f.get(g).i32(s.V * 16).op(OP.i32Mul);
+      if (groupIndex === null) f.index(g, s.V * 16);
       else f.i32(groupIndex * s.V * 16);
       f.v128Load(s.bias + v * 16).simd(SIMD.f32x4Add);
     }
@@ -570,34 +496,31 @@ function dequantGroup(
   for (const a of facc) f.f32x4Const(0).set(a);
   f.i32(list).set(p);
   f.block(() => {
-    f.get(p).get(pEnd).op(O.i32GeU).brIf(0);
+    f.get(p).get(pEnd).op(OP.i32GeU).brIf(0);
     f.loop(() => {
       f.get(p).i32Load(4).set(e);
-      f.get(p).i32Load().i32(V * 16).op(OP.i32Mul).get(sg).op(OP.i32Add).set(bo);
-      f.get(p).i32(8).op(OP.i32Add).set(p);
+      f.get(p).i32Load().mulConst(V * 16).get(sg).op(OP.i32Add).set(bo);
+      f.inc(p, 8);
       for (const a of bacc) f.f32x4Const(0).set(a);
       f.loop(() => {
-        f.get(p).i32Load().tee(kk).i32(2).op(O.i32Shl).splatLoad(src).set(xv);
-        f.get(kk).i32(4).op(O.i32Shl).get(wg).op(OP.i32Add).v128Load().set(w);
-        f.get(w).simd(S.i16x8ExtendLowI8x16S).set(lo);
-        if (V > 2) f.get(w).simd(S.i16x8ExtendHighI8x16S).set(hi);
+        f.get(p).i32Load().tee(kk).i32(2).op(OP.i32Shl).splatLoad(src).set(xv);
+        f.get(kk).i32(4).op(OP.i32Shl).get(wg).op(OP.i32Add).v128Load().set(w);
+        f.get(w).simd(SIMD.i16x8ExtendLowI8x16S).set(lo);
+        if (V > 2) f.get(w).simd(SIMD.i16x8ExtendHighI8x16S).set(hi);
         for (let v = 0; v < V; v++) {
           f.get(v < 2 ? lo : hi).simd(
-            v % 2 === 0 ? S.i32x4ExtendLowI16x8S : S.i32x4ExtendHighI16x8S,
+            v % 2 === 0 ? SIMD.i32x4ExtendLowI16x8S : SIMD.i32x4ExtendHighI16x8S,
           )
-            .simd(S.f32x4ConvertI32x4S).set(wf);
-          if (fma) f.get(xv).get(wf).get(bacc[v]!).simd(SIMD.f32x4RelaxedMadd).set(bacc[v]!);
-          else {f.get(bacc[v]!).get(xv).get(wf).simd(SIMD.f32x4Mul).simd(SIMD.f32x4Add).set(
-              bacc[v]!,
-            );}
+            .simd(SIMD.f32x4ConvertI32x4S).set(wf);
+          madd(f, bacc[v]!, xv, wf, fma);
         }
-        f.get(p).i32(4).op(OP.i32Add).tee(p).get(e).op(O.i32LtU).brIf(0);
+        f.get(p).addConst(4).tee(p).get(e).op(OP.i32LtU).brIf(0);
       });
       for (let v = 0; v < V; v++) {
-        f.get(facc[v]!).get(bacc[v]!).get(bo).v128Load(v * 16).simd(SIMD.f32x4Mul)
+        f.get(facc[v]!).get(bacc[v]!).v128LoadFrom(bo, v * 16).simd(SIMD.f32x4Mul)
           .simd(SIMD.f32x4Add).set(facc[v]!);
       }
-      f.get(p).get(pEnd).op(O.i32LtU).brIf(0);
+      f.get(p).get(pEnd).op(OP.i32LtU).brIf(0);
     });
   });
   storeGroup(f, plan, k, s, V, groupIndex, g, facc);

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Plan } from "../plan/plan.ts";
-import { F32, type Fn, I32, OP, SIMD } from "./wasm_encoder.ts";
+import { F32, type Fn, I32, OP, SIMD } from "../../wasm/assembler.ts";
 
 /** Byte address of a plan buffer in the arena. */
 export function at(plan: Plan, buf: number): number {

@@ -20,7 +20,7 @@
  * @module
  */
 import type { ConvKernel, Plan } from "../plan/plan.ts";
-import { Fn, I32, OP, SIMD, V128 } from "./wasm_encoder.ts";
+import { Fn, I32, OP, SIMD, V128 } from "../../wasm/assembler.ts";
 import { madd } from "./wasm_shared.ts";
 
 /** Tiles blocked together in the GEMM (x 2 channel vectors = 8 accumulators). */
@@ -115,10 +115,10 @@ export function winogradFn(
     // Addresses of each tile's input (top-left of its 4x4 patch) and output pixel.
     for (let j = 0; j < n; j++) {
       // oy = (ti + j) / OW, ox = (ti + j) % OW
-      f.get(ti).i32(j).op(OP.i32Add).i32(O.w).op(0x6e).i32(2 * rowBytes).op(OP.i32Mul); // i32.div_u
-      f.get(ti).i32(j).op(OP.i32Add).i32(O.w).op(0x70).i32(2 * CIP * 4).op(OP.i32Mul); // i32.rem_u
-      f.op(OP.i32Add).i32(src).op(OP.i32Add).set(ib[j]!);
-      f.get(ti).i32(j).op(OP.i32Add).i32(COP * 4).op(OP.i32Mul).i32(dst).op(OP.i32Add).set(ob[j]!);
+      f.get(ti).addConst(j).i32(O.w).op(OP.i32DivU).mulConst(2 * rowBytes);
+      f.get(ti).addConst(j).i32(O.w).op(OP.i32RemU).mulConst(2 * CIP * 4);
+      f.op(OP.i32Add).addConst(src).set(ib[j]!);
+      f.get(ti).addConst(j).mulConst(COP * 4).addConst(dst).set(ob[j]!);
     }
     // 1. V = B^T d B per tile, 4 input channels at a time.
     for (let j = 0; j < n; j++) {
@@ -153,25 +153,25 @@ export function winogradFn(
       f.for(cb, 0, groups, 1, () => {
         for (let a = 0; a < n * V; a++) f.f32x4Const(0).set(acc[a]!);
         // U block address and V address for this xi.
-        f.get(xi).i32(COP / 8).op(OP.i32Mul).get(cb).i32(V / 2).op(OP.i32Mul).op(OP.i32Add)
-          .i32(CIP * 32).op(OP.i32Mul).i32(u).op(OP.i32Add).set(ua);
-        f.get(xi).i32(CIP * 4).op(OP.i32Mul).i32(VS).op(OP.i32Add).set(va);
+        f.index(xi, COP / 8).index(cb, V / 2).op(OP.i32Add)
+          .mulConst(CIP * 32).addConst(u).set(ua);
+        f.index(xi, CIP * 4, VS).set(va);
         f.for(ci, 0, CIP, 4, () => {
           for (let q = 0; q < 4; q++) {
             for (let j = 0; j < n; j++) f.get(va).splatLoad(j * 16 * CIP * 4 + q * 4).set(xs[j]!);
             for (let v = 0; v < V; v++) {
-              f.get(ua).v128Load((v >> 1) * CIP * 32 + q * 32 + (v & 1) * 16).set(ws[v]!);
+              f.v128LoadFrom(ua, (v >> 1) * CIP * 32 + q * 32 + (v & 1) * 16).set(ws[v]!);
             }
             for (let j = 0; j < n; j++) {
               for (let v = 0; v < V; v++) madd(f, acc[V * j + v]!, xs[j]!, ws[v]!, fma);
             }
           }
-          f.get(va).i32(16).op(OP.i32Add).set(va);
-          f.get(ua).i32(128).op(OP.i32Add).set(ua);
+          f.inc(va, 16);
+          f.inc(ua, 128);
         });
         for (let j = 0; j < n; j++) {
           for (let v = 0; v < V; v++) {
-            f.get(xi).i32(COP * 4).op(OP.i32Mul).get(cb).i32(V * 16).op(OP.i32Mul).op(OP.i32Add)
+            f.index(xi, COP * 4).index(cb, V * 16).op(OP.i32Add)
               .get(acc[V * j + v]!).v128Store(MS + j * 16 * COP * 4 + v * 16);
           }
         }
@@ -180,7 +180,7 @@ export function winogradFn(
     // 3. Y = A^T M A, + bias, pool, relu, store.
     for (let j = 0; j < n; j++) {
       f.for(c, 0, COP * 4, 16, () => {
-        const m = (xi: number) => f.get(c).v128Load(MS + (j * 16 + xi) * COP * 4);
+        const m = (xi: number) => f.v128LoadFrom(c, MS + (j * 16 + xi) * COP * 4);
         // s0 = M0 + M1 + M2 (rows), s1 = M1 - M2 - M3, per column into R[0..3], R[4..7]
         for (let col = 0; col < 4; col++) {
           m(col), m(4 + col), f.simd(SIMD.f32x4Add), m(8 + col), f.simd(SIMD.f32x4Add).set(R[col]!);
@@ -196,7 +196,7 @@ export function winogradFn(
           r(1), r(2), f.simd(SIMD.f32x4Sub), r(3), f.simd(SIMD.f32x4Sub).set(y[2 * row + 1]!);
         }
         for (let q = 0; q < 4; q++) {
-          if (bias >= 0) f.get(y[q]!).get(c).v128Load(bias).simd(SIMD.f32x4Add).set(y[q]!);
+          if (bias >= 0) f.get(y[q]!).v128LoadFrom(c, bias).simd(SIMD.f32x4Add).set(y[q]!);
           if (pool.pool === "avg" && k.relu) {
             f.get(y[q]!).f32x4Const(0).simd(SIMD.f32x4Max).set(y[q]!);
           }

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { toBase64 } from "./base64.ts";
+import { toBase64 } from "../codegen/base64.ts";
 import { toFileUrl } from "./path_url.ts";
 import type { EmittedPool } from "./pool_source.ts";
 

@@ -8,7 +8,7 @@
  */
 import type { BackendOutput } from "../codegen/ts_backend.ts";
 import type { Plan } from "../plan/plan.ts";
-import { toBase64 } from "./base64.ts";
+import { toBase64 } from "../codegen/base64.ts";
 import { jsString, jsValue } from "./escape.ts";
 import { EXPAND_F16_SOURCE } from "../codegen/f16_weights.ts";
 import { poolSource } from "./pool_source.ts";

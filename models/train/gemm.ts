@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { Fn, I32, ModuleBuilder, OP, SIMD, V128 } from "../../wasm/assembler.ts";
 
 /** Anything the GEMM can run on: f32 arrays (training) or f64 arrays (gradient checks). */
 export type Vec = Float32Array | Float64Array;
@@ -68,133 +69,67 @@ export const jsGemm: Gemm = {
 };
 
 // ---------------------------------------------------------------------------------------------
-// A tiny WASM assembler: just the opcodes the micro-kernel uses.
+// The micro-kernel, assembled with wasm/.
 
-const I32 = 0x7f, V128 = 0x7b;
-const enum Op {
-  Block = 0x02,
-  Loop = 0x03,
-  If = 0x04,
-  End = 0x0b,
-  Br = 0x0c,
-  BrIf = 0x0d,
-  LocalGet = 0x20,
-  LocalSet = 0x21,
-  F32Load = 0x2a,
-  I32Const = 0x41,
-  I32Eqz = 0x45,
-  I32GtS = 0x4a,
-  I32Add = 0x6a,
-  I32Sub = 0x6b,
-  I32Mul = 0x6c,
-  Simd = 0xfd,
-}
-const SIMD_LOAD = 0x00, SIMD_STORE = 0x0b, F32X4_SPLAT = 0x13, F32X4_ADD = 0xe4, F32X4_MUL = 0xe6;
-
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let byte = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (n !== 0);
-  return out;
-}
-
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const byte = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) {
-      out.push(byte);
-      return out;
-    }
-    out.push(byte | 0x80);
-  }
-}
-
-function str(s: string): number[] {
-  return [...uleb(s.length), ...new TextEncoder().encode(s)];
-}
-
-function section(id: number, body: number[]): number[] {
-  return [id, ...uleb(body.length), ...body];
-}
-
-class Body {
-  readonly b: number[] = [];
-  get(l: number) {
-    this.b.push(Op.LocalGet, ...uleb(l));
-  }
-  set(l: number) {
-    this.b.push(Op.LocalSet, ...uleb(l));
-  }
-  i32(v: number) {
-    this.b.push(Op.I32Const, ...sleb(v));
-  }
-  op(...ops: number[]) {
-    this.b.push(...ops);
-  }
-  simd(code: number) {
-    this.b.push(Op.Simd, ...uleb(code));
-  }
-  /** local l = local l + local d */
-  addTo(l: number, d: number) {
-    this.get(l), this.get(d), this.op(Op.I32Add), this.set(l);
-  }
-  v128Load(ptr: number, offset: number) {
-    this.get(ptr), this.simd(SIMD_LOAD), this.b.push(4, ...uleb(offset));
-  }
-  /** stores local v at ptr + offset */
-  v128Store(ptr: number, offset: number, v: number) {
-    this.get(ptr), this.get(v), this.simd(SIMD_STORE), this.b.push(4, ...uleb(offset));
-  }
-}
-
-// Parameters (all i32 bytes): c, a, b, m, n, k, sai, sak, ldb, ldc (strides already ×4).
+// Parameters (all i32, bytes; strides already ×4): c, a, b, m, n, k, sai, sak, ldb, ldc.
 const P_C = 0, P_A = 1, P_B = 2, P_M = 3, P_N = 4, P_K = 5, P_SAI = 6, P_SAK = 7, P_LDB = 8;
 const P_LDC = 9;
-// i32 locals
-const L_I = 10, L_J = 11, L_K = 12, L_PA = 13, L_PB = 17, L_PC = 18, L_AROW = 22, L_CROW = 23;
-// v128 locals: 8 accumulators, 2 B vectors, 1 splat
-const V_ACC = 24, V_B = 32, V_A = 34;
+
+/** Declares the kernel's locals (in this order) and returns their indices. */
+function gemmLocals(f: Fn) {
+  const i32 = () => f.local(I32), v128 = () => f.local(V128);
+  return {
+    /** Loop counters: row i, column j, k still to sum. */
+    i: i32(),
+    j: i32(),
+    kLeft: i32(),
+    /** Pointers into the 4 rows of A, into B, into the 4 rows of C; the block's A and C rows. */
+    pa: [i32(), i32(), i32(), i32()],
+    pb: i32(),
+    pc: [i32(), i32(), i32(), i32()],
+    aRow: i32(),
+    cRow: i32(),
+    /** 4 rows × 2 vectors of accumulators (acc[2r + v]), 2 vectors of B, one splat of A. */
+    acc: Array.from({ length: 8 }, v128),
+    bv: [v128(), v128()],
+    av: v128(),
+  };
+}
+type GemmLocals = ReturnType<typeof gemmLocals>;
 
 /** Emits the block for `vecs` (2 or 1) vectors of columns at column j; advances j. */
-function emitBlock(f: Body, vecs: number): void {
+function emitBlock(f: Fn, L: GemmLocals, vecs: number): void {
   // pc_r = crow + j*4 + r*ldc; pa_r = arow + r*sai; pb = b + j*4
-  f.get(L_CROW), f.get(L_J), f.i32(4), f.op(Op.I32Mul), f.op(Op.I32Add), f.set(L_PC);
-  for (let r = 1; r < 4; r++) {
-    f.get(L_PC + r - 1), f.get(P_LDC), f.op(Op.I32Add), f.set(L_PC + r);
-  }
-  f.get(L_AROW), f.set(L_PA);
-  for (let r = 1; r < 4; r++) {
-    f.get(L_PA + r - 1), f.get(P_SAI), f.op(Op.I32Add), f.set(L_PA + r);
-  }
-  f.get(P_B), f.get(L_J), f.i32(4), f.op(Op.I32Mul), f.op(Op.I32Add), f.set(L_PB);
+  f.get(L.cRow).index(L.j, 4).op(OP.i32Add).set(L.pc[0]!);
+  for (let r = 1; r < 4; r++) f.get(L.pc[r - 1]!).get(P_LDC).op(OP.i32Add).set(L.pc[r]!);
+  f.get(L.aRow).set(L.pa[0]!);
+  for (let r = 1; r < 4; r++) f.get(L.pa[r - 1]!).get(P_SAI).op(OP.i32Add).set(L.pa[r]!);
+  f.get(P_B).index(L.j, 4).op(OP.i32Add).set(L.pb);
   for (let r = 0; r < 4; r++) {
-    for (let v = 0; v < vecs; v++) f.v128Load(L_PC + r, 16 * v), f.set(V_ACC + 2 * r + v);
+    for (let v = 0; v < vecs; v++) f.v128LoadFrom(L.pc[r]!, 16 * v).set(L.acc[2 * r + v]!);
   }
-  f.get(P_K), f.set(L_K);
-  f.op(Op.Block, 0x40, Op.Loop, 0x40);
-  f.get(L_K), f.op(Op.I32Eqz, Op.BrIf, 1);
-  for (let v = 0; v < vecs; v++) f.v128Load(L_PB, 16 * v), f.set(V_B + v);
+  f.get(P_K).set(L.kLeft);
+  f.block(() =>
+    f.loop(() => {
+      f.get(L.kLeft).op(OP.i32Eqz).brIf(1);
+      for (let v = 0; v < vecs; v++) f.v128LoadFrom(L.pb, 16 * v).set(L.bv[v]!);
+      for (let r = 0; r < 4; r++) {
+        f.get(L.pa[r]!).f32Load().simd(SIMD.f32x4Splat).set(L.av);
+        for (let v = 0; v < vecs; v++) {
+          const acc = L.acc[2 * r + v]!;
+          f.get(acc).get(L.av).get(L.bv[v]!).simd(SIMD.f32x4Mul).simd(SIMD.f32x4Add).set(acc);
+        }
+      }
+      for (let r = 0; r < 4; r++) f.incBy(L.pa[r]!, P_SAK);
+      f.incBy(L.pb, P_LDB);
+      f.get(L.kLeft).i32(1).op(OP.i32Sub).set(L.kLeft);
+      f.br(0);
+    })
+  );
   for (let r = 0; r < 4; r++) {
-    f.get(L_PA + r), f.op(Op.F32Load, 2, 0), f.simd(F32X4_SPLAT), f.set(V_A);
-    for (let v = 0; v < vecs; v++) {
-      const acc = V_ACC + 2 * r + v;
-      f.get(acc), f.get(V_A), f.get(V_B + v), f.simd(F32X4_MUL), f.simd(F32X4_ADD), f.set(acc);
-    }
+    for (let v = 0; v < vecs; v++) f.v128StoreTo(L.pc[r]!, 16 * v, L.acc[2 * r + v]!);
   }
-  for (let r = 0; r < 4; r++) f.addTo(L_PA + r, P_SAK);
-  f.addTo(L_PB, P_LDB);
-  f.get(L_K), f.i32(1), f.op(Op.I32Sub), f.set(L_K);
-  f.op(Op.Br, 0, Op.End, Op.End);
-  for (let r = 0; r < 4; r++) {
-    for (let v = 0; v < vecs; v++) f.v128Store(L_PC + r, 16 * v, V_ACC + 2 * r + v);
-  }
-  f.get(L_J), f.i32(4 * vecs), f.op(Op.I32Add), f.set(L_J);
+  f.inc(L.j, 4 * vecs);
 }
 
 /**
@@ -203,49 +138,35 @@ function emitBlock(f: Body, vecs: number): void {
  * @returns the WASM module bytes of the GEMM kernel
  */
 export function buildGemmModule(shared: boolean, pages: number): Uint8Array<ArrayBuffer> {
-  const f = new Body();
-  f.i32(0), f.set(L_I);
-  f.op(Op.Block, 0x40, Op.Loop, 0x40);
-  // if (i >= m) break  ->  if !(m > i)
-  f.get(P_M), f.get(L_I), f.op(Op.I32GtS, Op.I32Eqz, Op.BrIf, 1);
-  f.get(P_A), f.get(L_I), f.get(P_SAI), f.op(Op.I32Mul, Op.I32Add), f.set(L_AROW);
-  f.get(P_C), f.get(L_I), f.get(P_LDC), f.op(Op.I32Mul, Op.I32Add), f.set(L_CROW);
-  f.i32(0), f.set(L_J);
-  f.op(Op.Block, 0x40, Op.Loop, 0x40);
-  // if (j + 8 > n) break
-  f.get(L_J), f.i32(8), f.op(Op.I32Add), f.get(P_N), f.op(Op.I32GtS, Op.BrIf, 1);
-  emitBlock(f, 2);
-  f.op(Op.Br, 0, Op.End, Op.End);
-  // if (n > j) one 4-column block (n % 4 == 0 is the caller's promise)
-  f.get(P_N), f.get(L_J), f.op(Op.I32GtS, Op.If, 0x40);
-  emitBlock(f, 1);
-  f.op(Op.End);
-  f.get(L_I), f.i32(4), f.op(Op.I32Add), f.set(L_I);
-  f.op(Op.Br, 0, Op.End, Op.End, Op.End);
-
-  const locals = [2, ...uleb(14), I32, ...uleb(11), V128];
-  const code = [...uleb(locals.length + f.b.length), ...locals, ...f.b];
-  return new Uint8Array([
-    0x00,
-    0x61,
-    0x73,
-    0x6d,
-    0x01,
-    0x00,
-    0x00,
-    0x00,
-    ...section(1, [1, 0x60, 10, ...Array(10).fill(I32), 0]),
-    ...section(2, [
-      1,
-      ...str("env"),
-      ...str("mem"),
-      0x02,
-      ...(shared ? [0x03, ...uleb(pages), ...uleb(pages)] : [0x00, ...uleb(1)]),
-    ]),
-    ...section(3, [1, 0]),
-    ...section(7, [1, ...str("gemm"), 0x00, 0]),
-    ...section(10, [1, ...code]),
-  ]);
+  const f = new Fn(Array(10).fill(I32), []);
+  const L = gemmLocals(f);
+  f.i32(0).set(L.i);
+  f.block(() =>
+    f.loop(() => {
+      // if (i >= m) break  ->  if !(m > i)
+      f.get(P_M).get(L.i).op(OP.i32GtS, OP.i32Eqz).brIf(1);
+      f.get(P_A).get(L.i).get(P_SAI).op(OP.i32Mul, OP.i32Add).set(L.aRow);
+      f.get(P_C).get(L.i).get(P_LDC).op(OP.i32Mul, OP.i32Add).set(L.cRow);
+      f.i32(0).set(L.j);
+      f.block(() =>
+        f.loop(() => {
+          // if (j + 8 > n) break
+          f.get(L.j).addConst(8).get(P_N).op(OP.i32GtS).brIf(1);
+          emitBlock(f, L, 2);
+          f.br(0);
+        })
+      );
+      // if (n > j) one 4-column block (n % 4 == 0 is the caller's promise)
+      f.get(P_N).get(L.j).op(OP.i32GtS).if(() => emitBlock(f, L, 1));
+      f.inc(L.i, 4);
+      f.br(0);
+    })
+  );
+  const m = new ModuleBuilder();
+  // A shared memory's import must state its exact limits; an unshared one only needs a minimum.
+  m.importMemory("env", "mem", shared ? { min: pages, max: pages, shared } : { min: 1 });
+  m.exportFunction("gemm", m.function(f));
+  return m.encode();
 }
 
 /** Rows of B (columns of A) per kernel call; see {@link WasmKernels.gemm}. */
