@@ -111,12 +111,12 @@ function importedFrom(text: string, file: string): string[] {
   return out;
 }
 
-/** The generated block of an emitted module (between its two section marks). */
-function generatedPart(source: string): string {
-  const from = source.indexOf("// ---- Generated for this model ----");
-  const to = source.indexOf("// ---- ggufc runtime:", from);
-  assert.ok(from > 0 && to > from, "the module has its generated block after types.ts");
-  return source.slice(from, to);
+/** The generated parts of an emitted module: its constants block and (TS target) its kernels. */
+function generatedParts(source: string): string {
+  const parts = source.split(/^(?=\/\/ ---- .* ----$)/m);
+  const generated = parts.filter((p) => p.startsWith("// ---- Generated for this model"));
+  assert.ok(generated.length > 0, "the module has a generated block");
+  return generated.join("\n");
 }
 
 const FILES = readRuntimeFiles();
@@ -139,7 +139,7 @@ for (const [target, weights] of [["wasm", "f32"], ["ts", "f32"], ["wasm", "f16"]
       "api.ts",
       "pool.ts",
     ]);
-    const block = definedNames(generatedPart(source));
+    const block = definedNames(generatedParts(source));
     const wanted = new Set(files.flatMap((f) => importedFrom(FILES[f]!, "generated.ts")));
     for (const name of wanted) assert.ok(block.has(name), `${target}: the block lacks ${name}`);
     for (const name of block) {

@@ -1,9 +1,10 @@
 /**
- * The contract between the runtime files and the one block the emitter generates per model
- * (compiler/emit/module.ts, `generatedBlock`): every name that block defines, with its type.
- * Runtime files import what they use from here; the emitter drops those imports and puts the
- * real block in front of the runtime (so its constants are initialised before any runtime code
- * that reads them at evaluation). This file is never emitted.
+ * The contract between the runtime files and what the emitter generates per model
+ * (compiler/emit/module.ts): every name the generated constants block defines, and the TS
+ * target's kernels, with their types. Runtime files import what they use from here; the emitter
+ * drops those imports and puts the constants right after types.ts (initialised before any runtime
+ * code reads them at evaluation) and the TS kernels right after ts_loader.ts. This file is never
+ * emitted.
  *
  * tests/emit_runtime_test.ts checks that a module's block defines exactly the names its runtime
  * files import from here; tests/emit_module_test.ts type-checks whole modules.
