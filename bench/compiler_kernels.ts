@@ -43,12 +43,10 @@ for (const layout of LAYOUTS) {
   }
   const { plan } = planGraph(graph);
   const be = generateWasm(plan, { relaxed: true });
-  const b64 = be.code.match(/const WASM_RELAXED = "([^"]*)"/)![1]!;
-  const wasm = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-  const { instance } = await WebAssembly.instantiate(wasm, { m: { exp: Math.exp } });
+  const code = new Uint8Array(be.relaxed!); // a copy: WebAssembly wants an ArrayBuffer-backed view
+  const { instance } = await WebAssembly.instantiate(code, { m: { exp: Math.exp } });
   const ex = instance.exports as Record<string, () => void> & { memory: WebAssembly.Memory };
-  const weightsAt = Number(be.code.match(/WEIGHTS_AT = (\d+)/)![1]);
-  new Uint8Array(ex.memory.buffer, weightsAt, be.weights.length).set(be.weights);
+  new Uint8Array(ex.memory.buffer, be.weightsAt, be.weights.length).set(be.weights);
   const arena = new Float32Array(ex.memory.buffer, 0, plan.arenaBytes / 4);
   const inputAt = plan.buffers[plan.input]!.offset / 4;
   const feed = (i: number) => arena.set(images.pixels.subarray(i * 784, (i + 1) * 784), inputAt);

@@ -18,6 +18,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { bundleJs, compileFile } from "../compiler/mod.ts";
 import { toFileUrl } from "../compiler/emit/path_url.ts";
+import type { EmittedModule, EmittedPool } from "../compiler/emit/emitted_module.ts";
 import { loadMnist } from "../data/mnist_data.ts";
 import { fcWeights, ggmlCnnWeights, ggufOf } from "../testkit/models.ts";
 
@@ -31,16 +32,8 @@ const TARGET_US: Record<string, number> = { "mnist-fc": 10, "mnist-cnn-small": 5
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const BUILD = `${ROOT}build/bench/`;
 
-/** What a module with a pool exports. */
-interface PoolModule {
-  load(): Promise<void>;
-  backend(): string;
-  predictBatch(images: Uint8Array, count: number): unknown;
-  createPool(n: number): Promise<{
-    predictBatch(images: Uint8Array, count: number): Promise<unknown>;
-    close(): Promise<void>;
-  }>;
-}
+/** An emitted module, which (emitted by this compiler) always has createPool. */
+type PoolModule = Required<EmittedModule>;
 
 /** The two models, trained when present. */
 function models(): { id: string; label: string; bytes: Uint8Array }[] {
@@ -71,7 +64,7 @@ async function emitted(id: string, bytes: Uint8Array): Promise<PoolModule> {
 }
 
 const images = loadMnist("test").images.pixels.slice(0, BATCH * 784);
-type Pool = Awaited<ReturnType<PoolModule["createPool"]>>;
+type Pool = EmittedPool;
 const prepared: { id: string; label: string; m: PoolModule; pool1: Pool; pool2: Pool }[] = [];
 for (const model of models()) {
   const m = await emitted(model.id, model.bytes);

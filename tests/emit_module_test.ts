@@ -108,6 +108,46 @@ Deno.test("predict() rejects wrong input types, lengths and pixel values with a 
   assert.equal(m.predictBatch(new Uint8Array(0), 0).digits.length, 0);
 });
 
+Deno.test("predict() reads an input's length once, from the typed array itself, not from a subclass's getters", async () => {
+  // Its own model: importing the same source twice would give the module another test loads.
+  const m = await loadEmittedSource(
+    compileGraph(randomModel("ggml-fc", 21), { target: "ts" }).source,
+  );
+  /** A 10-byte array that says it holds 784 values. */
+  class Short extends Uint8Array {
+    override get length(): number {
+      return 784;
+    }
+    override get byteLength(): number {
+      return 784;
+    }
+  }
+  let reads = 0;
+  /** A 784-value array that says it holds 10, and counts how often it is asked. */
+  class Long extends Float32Array {
+    override get length(): number {
+      reads++;
+      return 10;
+    }
+  }
+  for (const call of [() => m.predict(new Short(10)), () => m.predictBatch(new Short(10), 1)]) {
+    assert.throws(
+      call,
+      (e) => e instanceof RangeError && /expected 784 values \(1 x 784\), got 10$/.test(e.message),
+    );
+  }
+  const image = Uint8Array.from(randomImage(rng(5)));
+  const want = Array.from(m.predict(image).probabilities);
+  assert.deepEqual(Array.from(m.predict(new Long(image)).probabilities), want);
+  assert.deepEqual(Array.from(m.predictBatch(new Long(image), 1).probabilities), want);
+  assert.equal(reads, 0, "the overridden length getter was never read");
+  // A Proxy passes instanceof but is not a typed array.
+  assert.throws(
+    () => m.predict(new Proxy(image, {})),
+    /predict: expected a Uint8Array or Float32Array.*got Uint8Array \(not a typed array\)/,
+  );
+});
+
 Deno.test("predict() before load() fails with a message saying to await load()", async () => {
   const { source } = compileGraph(randomModel("ggml-fc"), { target: "ts" });
   const url = `data:application/typescript;base64,${btoa(source)}`;

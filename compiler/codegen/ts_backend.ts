@@ -5,30 +5,17 @@
  * places without WebAssembly.
  *
  * The generated code runs over one `Float32Array` arena (`A`, plus an `Int32Array` view `I` for
- * scratch index lists) and one `Float32Array` of weights (`W`).
+ * scratch index lists) and one `Float32Array` of weights (`W`, `U` as bytes), which the module's
+ * loader (compiler/emit/runtime/ts_loader.ts) declares and fills.
  *
  * @module
  */
 import { type ConvKernel, type DenseKernel, type Plan, type PoolKernel } from "../plan/plan.ts";
 import { WeightBlob } from "./weights_blob.ts";
 import { denseQuantTs } from "./ts_dense_quant.ts";
+import type { TsKernels } from "./backend_output.ts";
 
-/** What a backend hands to the module emitter. */
-export interface BackendOutput {
-  readonly target: "wasm" | "ts";
-  /** The weights section, decoded at load. */
-  readonly weights: Uint8Array;
-  /**
-   * TypeScript declaring `async function instantiate(weights: string | Uint8Array): Promise<Engine>`
-   * (the weights as base64 text, or decoded)
-   * where `Engine = { arena: Float32Array; run(): void; backend: string }`, plus its helpers.
-   */
-  readonly code: string;
-  /** Extra bytes the module embeds besides the weights (WASM code), for the report. */
-  readonly codeBytes: number;
-  /** One line per kernel call on how the backend computes it, for `--plan` and the summary. */
-  readonly notes: readonly string[];
-}
+export type { BackendOutput } from "./backend_output.ts";
 
 const FLT_MAX = "3.4028234663852886e38";
 
@@ -36,9 +23,9 @@ const FLT_MAX = "3.4028234663852886e38";
  * Generates the TS backend for `plan`.
  *
  * @param plan a plan whose memory is placed
- * @returns the weights blob and the code
+ * @returns the weights blob and the kernels' source (the loader is compiler/emit/runtime/ts_loader.ts)
  */
-export function generateTs(plan: Plan): BackendOutput {
+export function generateTs(plan: Plan): TsKernels {
   const blob = new WeightBlob();
   const fns: string[] = [];
   const calls: string[] = [];
@@ -54,29 +41,14 @@ export function generateTs(plan: Plan): BackendOutput {
     fns.push(`/** ${describe(k.nodes)} */\nfunction ${name}(): void {\n${src}\n}`);
     calls.push(`  ${name}();`);
   });
-  const code = `const ARENA_BYTES = ${plan.arenaBytes};
-let A: Float32Array = new Float32Array(0); // the arena
-let I: Int32Array = new Int32Array(0); // the arena, as int32 (index lists)
-let W: Float32Array = new Float32Array(0); // the weights
-let U: Uint8Array = new Uint8Array(0); // the weights, as bytes (quantised kernels)
-const ACC = new Float32Array(${maxConvChannels(plan)}); // one conv output pixel, all channels
+  const source = `const ACC = new Float32Array(${
+    maxConvChannels(plan)
+  }); // one conv output pixel, all channels
 
 ${fns.join("\n\n")}
 
 function run(): void {
 ${calls.join("\n")}
-}
-
-/** Sets up the arena and the weights (\`weights\`: base64 text or its bytes). */
-// deno-lint-ignore require-await
-async function instantiate(weights: string | Uint8Array): Promise<Engine> {
-  if (typeof weights === "string") weights = fromBase64(weights);
-  const arena = new ArrayBuffer(ARENA_BYTES);
-  A = new Float32Array(arena);
-  I = new Int32Array(arena);
-  W = new Float32Array(weights.buffer, weights.byteOffset, weights.byteLength / 4);
-  U = new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength);
-  return { arena: A, run, backend: "ts" };
 }`;
   const notes = plan.kernels.map((k, i) =>
     `k${i}: ${
@@ -87,7 +59,7 @@ async function instantiate(weights: string | Uint8Array): Promise<Engine> {
         : "pool"
     }`
   );
-  return { target: "ts", weights: blob.bytes(), code, codeBytes: 0, notes };
+  return { target: "ts", weights: blob.bytes(), source, codeBytes: 0, notes };
 }
 
 /** A comment listing the fused nodes, JSON-escaped so no model string can end the comment. */

@@ -30,7 +30,6 @@ import {
   type PoolKernel,
 } from "../plan/plan.ts";
 import { encodeModule, Fn, I32, OP, SIMD, V128 } from "../../wasm/assembler.ts";
-import { toBase64 } from "./base64.ts";
 import { WeightBlob } from "./weights_blob.ts";
 import { at, madd, softmax } from "./wasm_shared.ts";
 import {
@@ -39,7 +38,7 @@ import {
   winogradFn,
   winogradScratchBytes,
 } from "./wasm_winograd.ts";
-import type { BackendOutput } from "./ts_backend.ts";
+import type { WasmKernels } from "./backend_output.ts";
 import {
   describeQuantDense,
   prepareQuantDense,
@@ -84,10 +83,10 @@ interface ConvPlan {
  *
  * @param plan a plan whose memory is placed
  * @param options whether to add the relaxed-SIMD variant
- * @returns the weights section and the loader code with the module bytes inlined
+ * @returns the weights section, the kernels in both encodings and where the weights go
  * @throws CompileError for a kernel shape this backend does not cover (e.g. dilation)
  */
-export function generateWasm(plan: Plan, options: WasmOptions): BackendOutput {
+export function generateWasm(plan: Plan, options: WasmOptions): WasmKernels {
   const blob = new WeightBlob();
   const useWinograd = (k: Kernel) =>
     options.winograd !== false && k.kind === "conv2d" && winogradEligible(k);
@@ -115,65 +114,16 @@ export function generateWasm(plan: Plan, options: WasmOptions): BackendOutput {
   };
   const plain = build(false);
   const relaxed = options.relaxed ? build(true) : undefined;
-  const code = `/** WASM memory layout: arena at 0, weights at WEIGHTS_AT (bytes). */
-const WEIGHTS_AT = ${weightsAt};
-const ARENA_BYTES = ${plan.arenaBytes};
-const WEIGHT_BYTES = ${blob.bytes().length};
-/** The kernels with plain SIMD128 (mul + add). */
-const WASM_SIMD = "${toBase64(plain)}";
-/** The same kernels with the relaxed-SIMD FMA; "" when not compiled in. */
-const WASM_RELAXED = "${relaxed ? toBase64(relaxed) : ""}";
-
-// <pool>: compiled once per thread, and posted as is to pool workers (createPool).
-/** The compiled kernels and the backend name of the variant chosen. */
-interface CompiledKernels {
-  readonly module: WebAssembly.Module;
-  readonly backend: string;
-}
-let compiledKernels: Promise<CompiledKernels> | undefined;
-/** Compiles the relaxed-SIMD variant where it validates, else the plain one (once). */
-function compileKernels(): Promise<CompiledKernels> {
-  compiledKernels ??= (async () => {
-    const relaxed = WASM_RELAXED ? fromBase64(WASM_RELAXED) : undefined;
-    const useRelaxed = relaxed !== undefined && WebAssembly.validate(relaxed);
-    const bytes = useRelaxed ? relaxed : fromBase64(WASM_SIMD);
-    if (!useRelaxed && !WebAssembly.validate(bytes)) {
-      throw new Error("this engine lacks WebAssembly SIMD128; compile the model with --target ts");
-    }
-    const module = await WebAssembly.compile(bytes);
-    return { module, backend: useRelaxed ? "wasm-relaxed-simd" : "wasm-simd128" };
-  })();
-  return compiledKernels;
-}
-// </pool>
-
-/**
- * Instantiates the kernels and puts the weights into their memory. \`weights\` is the base64
- * text (decoded straight into WASM memory when the engine has \`setFromBase64\`) or its bytes;
- * \`compiled\`: kernels compiled elsewhere (a pool worker gets them from the pool).
- */
-async function instantiate(
-  weights: string | Uint8Array,
-  compiled?: CompiledKernels,
-): Promise<Engine> {
-  const { module, backend } = compiled ?? await compileKernels();
-  const instance = await WebAssembly.instantiate(module, { m: { exp: Math.exp } });
-  const exports = instance.exports as { memory: WebAssembly.Memory; run: () => void };
-  const target = new Uint8Array(exports.memory.buffer, WEIGHTS_AT, WEIGHT_BYTES);
-  const direct = (target as unknown as { setFromBase64?: (s: string) => unknown }).setFromBase64;
-  if (typeof weights !== "string") target.set(weights);
-  else if (direct) direct.call(target, weights);
-  else target.set(fromBase64(weights));
-  return {
-    arena: new Float32Array(exports.memory.buffer, 0, ARENA_BYTES / 4),
-    run: exports.run,
-    backend,
-  };
-}`;
+  // The loader (compiler/emit/runtime/wasm_loader.ts) picks the variant, copies the weights to
+  // weightsAt and reads the arena at 0; the emitter writes these fields into the module.
+  const weights = blob.bytes();
   return {
     target: "wasm",
-    weights: blob.bytes(),
-    code,
+    weights,
+    simd: plain,
+    ...(relaxed ? { relaxed } : {}),
+    weightsAt,
+    weightBytes: weights.length,
     codeBytes: plain.length + (relaxed?.length ?? 0),
     notes: plan.kernels.map((k, i) => `k${i}: ${describeStrategy(k, strategies[i]!)}`),
   };

@@ -5,35 +5,9 @@
  */
 import { toBase64 } from "../codegen/base64.ts";
 import { toFileUrl } from "./path_url.ts";
-import type { EmittedPool } from "./pool_source.ts";
+import type { EmittedModule } from "./emitted_module.ts";
 
-export type { EmittedPool } from "./pool_source.ts";
-
-/** The API of every emitted module (see the module's own JSDoc). */
-export interface EmittedModule {
-  readonly info: {
-    readonly name: string;
-    readonly arch: string;
-    readonly layout: string;
-    readonly inputLength: number;
-    readonly inputShape: readonly number[];
-    readonly classes: number;
-    readonly arenaBytes: number;
-    readonly weightBytes: number;
-    readonly target: "wasm" | "ts";
-    readonly passes: readonly string[];
-    readonly options: Readonly<Record<string, unknown>>;
-  };
-  load(): Promise<void>;
-  backend(): string;
-  predict(image: Uint8Array | Float32Array): { digit: number; probabilities: Float32Array };
-  predictBatch(
-    images: Uint8Array | Float32Array,
-    count: number,
-  ): { digits: Uint8Array; probabilities: Float32Array };
-  /** Workers running the same module over a batch (pool_source.ts; absent from modules emitted before it). */
-  createPool?(n: number, options?: { shared?: boolean }): Promise<EmittedPool>;
-}
+export type { EmittedModule, EmittedPool } from "./emitted_module.ts";
 
 /**
  * Imports an emitted `.ts` / `.js` / `.mjs` file and awaits its `load()`.

@@ -1,17 +1,21 @@
 /**
  * Module emission: one standalone ES module (TypeScript source) holding the weights, the
- * backend's code and the public API (`info`, `load`, `backend`, `predict`, `predictBatch`). It
- * imports nothing, so it runs unchanged in Deno, Node (after esbuild strips the types) and
- * browsers. The same plan and options always give byte-identical output.
+ * backend's kernels and the public API (`info`, `load`, `backend`, `predict`, `predictBatch`,
+ * `createPool`). It imports nothing, so it runs unchanged in Deno, Node (after esbuild strips
+ * the types) and browsers. The same plan and options always give byte-identical output.
+ *
+ * The module is the header, then the runtime's files (compiler/emit/runtime/*.ts, ordinary
+ * type-checked TypeScript, embedded by `deno task gen:runtime`) with one generated constants
+ * block after the types (runtime/generated.ts declares each constant) and, for the TS target,
+ * the kernels' source after the TS loader. Model strings reach the module only through escape.ts.
  *
  * @module
  */
-import type { BackendOutput } from "../codegen/ts_backend.ts";
+import type { BackendOutput } from "../codegen/backend_output.ts";
 import type { Plan } from "../plan/plan.ts";
 import { toBase64 } from "../codegen/base64.ts";
 import { jsString, jsValue } from "./escape.ts";
-import { EXPAND_F16_SOURCE } from "../codegen/f16_weights.ts";
-import { poolSource } from "./pool_source.ts";
+import { RUNTIME_TEXT } from "./runtime_text.generated.ts";
 
 /** Facts the emitter writes into the header and `info`. */
 export interface EmitMeta {
@@ -30,18 +34,35 @@ export interface EmitMeta {
 }
 
 /**
- * Emits the module source.
+ * The runtime files a module is made of, in order; the generated block goes after the first.
+ * types.ts leads (the block's `info` is typed by it) and pool.ts closes (its last statement
+ * starts serving when the module runs in a pool worker, so everything else must be defined).
+ *
+ * @param target the backend
+ * @param weightsF16 the weights are stored as f16 (adds f16.ts)
+ * @returns runtime file names, keys of the embedded runtime text
+ */
+export function moduleRuntimeFiles(target: "wasm" | "ts", weightsF16: boolean): string[] {
+  return [
+    "types.ts",
+    "from_base64.ts",
+    ...(weightsF16 ? ["f16.ts"] : []),
+    target === "wasm" ? "wasm_loader.ts" : "ts_loader.ts",
+    "api.ts",
+    "pool.ts",
+  ];
+}
+
+/**
+ * The generated constants of a module: every one runtime/generated.ts declares, except the TS
+ * target's kernels (`run`), which {@link emitModule} puts after the TS loader.
  *
  * @param plan the placed plan
- * @param backend the backend's code and weights
- * @param meta header and info facts
- * @returns the TypeScript source of OUT.ts
+ * @param backend the backend's kernels and weights
+ * @param meta info facts
+ * @returns TypeScript, no leading or trailing newline
  */
-export function emitModule(plan: Plan, backend: BackendOutput, meta: EmitMeta): string {
-  if (!/^[0-9a-f]{64}$/.test(meta.sha256)) throw new Error(`bad sha256 '${meta.sha256}'`);
-  if (!/^[0-9A-Za-z.+-]+$/.test(meta.version)) throw new Error(`bad version '${meta.version}'`);
-  const inputAt = plan.buffers[plan.input]!.offset / 4;
-  const outputAt = plan.buffers[plan.output]!.offset / 4;
+export function generatedBlock(plan: Plan, backend: BackendOutput, meta: EmitMeta): string {
   const info = {
     name: plan.name,
     arch: plan.arch,
@@ -55,6 +76,78 @@ export function emitModule(plan: Plan, backend: BackendOutput, meta: EmitMeta): 
     passes: [...meta.passes],
     options: meta.options,
   };
+  const weights = jsString(toBase64(backend.weights));
+  const lines = [
+    `/** What was compiled, from which model, with which options. */`,
+    `export const info: Info = ${jsValue(info)};`,
+    ``,
+    `const INPUT_LENGTH = ${plan.inputLength};`,
+    `const CLASSES = ${plan.outputLength};`,
+    `/** Float index of the input and of the output in the arena. */`,
+    `const INPUT_AT = ${plan.buffers[plan.input]!.offset / 4};`,
+    `const OUTPUT_AT = ${plan.buffers[plan.output]!.offset / 4};`,
+    `const POISON_ARENA = ${meta.poisonArena === true};`,
+    `const ARENA_BYTES = ${plan.arenaBytes};`,
+    ``,
+    meta.weightsF16
+      ? `/** The weights as f16 (base64), widened to little-endian f32 bytes here, once. */`
+      : `/** The weights (little-endian f32, 16-byte aligned blocks), base64. */`,
+    `const WEIGHTS = ${meta.weightsF16 ? `expandF16(${weights})` : weights};`,
+  ];
+  if (backend.target === "wasm") {
+    lines.push(
+      ``,
+      `/** WASM memory layout: arena at 0, weights at WEIGHTS_AT (bytes). */`,
+      `const WEIGHTS_AT = ${backend.weightsAt};`,
+      `const WEIGHT_BYTES = ${backend.weightBytes};`,
+      `/** The kernels with plain SIMD128 (mul + add). */`,
+      `const WASM_SIMD = ${jsString(toBase64(backend.simd))};`,
+      `/** The same kernels with the relaxed-SIMD FMA; "" when not compiled in. */`,
+      `const WASM_RELAXED = ${jsString(backend.relaxed ? toBase64(backend.relaxed) : "")};`,
+    );
+  }
+  return lines.join("\n");
+}
+
+/**
+ * Emits the module source.
+ *
+ * @param plan the placed plan
+ * @param backend the backend's kernels and weights
+ * @param meta header and info facts
+ * @returns the TypeScript source of OUT.ts
+ * @example
+ * ```ts ignore
+ * import { emitModule } from "./module.ts";
+ * const source = emitModule(plan, generateWasm(plan, { relaxed: true }), meta);
+ * ```
+ */
+export function emitModule(plan: Plan, backend: BackendOutput, meta: EmitMeta): string {
+  if (!/^[0-9a-f]{64}$/.test(meta.sha256)) throw new Error(`bad sha256 '${meta.sha256}'`);
+  if (!/^[0-9A-Za-z.+-]+$/.test(meta.version)) throw new Error(`bad version '${meta.version}'`);
+  const sections = moduleRuntimeFiles(backend.target, meta.weightsF16 === true).map((name) => {
+    const text = RUNTIME_TEXT[name];
+    if (text === undefined) {
+      throw new Error(`runtime file ${name} is not embedded: deno task gen:runtime`);
+    }
+    return `// ---- ggufc runtime: ${name} ----\n\n${text}`;
+  });
+  // The constants go right after types.ts (`info` is typed by it; the rest of the runtime reads
+  // them). The TS kernels go right after ts_loader.ts, so the arena and weight bindings they
+  // use are declared above them, as in every module before the runtime was split out.
+  sections.splice(
+    1,
+    0,
+    `// ---- Generated for this model: constants ----\n\n${generatedBlock(plan, backend, meta)}`,
+  );
+  if (backend.target === "ts") {
+    const loader = sections.findIndex((t) => t.startsWith("// ---- ggufc runtime: ts_loader.ts"));
+    sections.splice(
+      loader + 1,
+      0,
+      `// ---- Generated for this model: kernels ----\n\n${backend.source}`,
+    );
+  }
   return `// @generated by ggufc ${meta.version} from ${meta.sha256}: do not edit
 /**
  * A digit classifier compiled ahead of time by ggufc: weights, kernels and a fixed memory plan
@@ -68,167 +161,6 @@ export function emitModule(plan: Plan, backend: BackendOutput, meta: EmitMeta): 
  * @module
  */
 
-/** The compiled computation behind the API. */
-interface Engine {
-  /** The arena: input, activations and output at fixed offsets. */
-  readonly arena: Float32Array;
-  /** Runs every kernel once: arena input -> arena output. */
-  run(): void;
-  /** Which code runs. */
-  readonly backend: string;
-}
-
-/** What was compiled, from which model, with which options. */
-export const info: {
-  readonly name: string;
-  readonly arch: string;
-  readonly layout: string;
-  readonly inputLength: number;
-  readonly inputShape: readonly number[];
-  readonly classes: number;
-  readonly arenaBytes: number;
-  readonly weightBytes: number;
-  readonly target: "wasm" | "ts";
-  readonly passes: readonly string[];
-  readonly options: Readonly<Record<string, unknown>>;
-} = ${jsValue(info)};
-
-const INPUT_LENGTH = ${plan.inputLength};
-const CLASSES = ${plan.outputLength};
-/** Float index of the input and of the output in the arena. */
-const INPUT_AT = ${inputAt};
-const OUTPUT_AT = ${outputAt};
-const POISON_ARENA = ${meta.poisonArena === true};
-
-/** The weights (little-endian f32, 16-byte aligned blocks), base64. */
-const WEIGHTS = ${
-    meta.weightsF16 // --weights f16: stored as halves, widened once (codegen/f16_weights.ts)
-      ? `expandF16(${jsString(toBase64(backend.weights))});\n\n${EXPAND_F16_SOURCE}`
-      : `${jsString(toBase64(backend.weights))};`
-  }
-
-function fromBase64(s: string): Uint8Array<ArrayBuffer> {
-  const native = (Uint8Array as unknown as { fromBase64?: (s: string) => Uint8Array<ArrayBuffer> })
-    .fromBase64;
-  if (native) return native(s);
-  const bin = atob(s);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
-}
-
-${backend.code}
-
-let engine: Engine | undefined;
-let loading: Promise<void> | undefined;
-
-/**
- * Instantiates the model once (idempotent); await it before {@link predict}.
- *
- * @returns resolves when the model is ready
- */
-export function load(): Promise<void> {
-  loading ??= instantiate(WEIGHTS).then((e) => {
-    engine = e;
-  });
-  return loading;
-}
-
-function ready(): Engine {
-  if (!engine) throw new Error("the model is not loaded: await load() before predict()");
-  return engine;
-}
-
-/**
- * Which code runs: "wasm-relaxed-simd", "wasm-simd128" or "ts".
- *
- * @returns the backend name
- */
-export function backend(): string {
-  return ready().backend;
-}
-
-function check(images: unknown, count: number, what: string): Uint8Array | Float32Array {
-  if (!(images instanceof Uint8Array) && !(images instanceof Float32Array)) {
-    const got = images === null ? "null" : typeof images === "object" ? images.constructor?.name : typeof images;
-    throw new TypeError(\`\${what}: expected a Uint8Array or Float32Array of pixel values 0..255, got \${got}\`);
-  }
-  if (!Number.isInteger(count) || count < 0) {
-    throw new RangeError(\`\${what}: count must be a non-negative integer, got \${count}\`);
-  }
-  if (images.length !== INPUT_LENGTH * count) {
-    throw new RangeError(
-      \`\${what}: expected \${INPUT_LENGTH * count} values (\${count} x \${INPUT_LENGTH}), got \${images.length}\`,
-    );
-  }
-  if (images instanceof Float32Array) {
-    for (let i = 0; i < images.length; i++) {
-      const v = images[i];
-      if (!(v >= 0 && v <= 255)) {
-        throw new RangeError(\`\${what}: value \${v} at index \${i} is not a pixel value in 0..255\`);
-      }
-    }
-  }
-  return images;
-}
-
-function argmax(p: Float32Array, at: number): number {
-  let best = 0;
-  for (let i = 1; i < CLASSES; i++) if (p[at + i] > p[at + best]) best = i;
-  return best;
-}
-
-function runOne(e: Engine, images: Uint8Array | Float32Array, index: number): void {
-  const a = e.arena;
-  if (POISON_ARENA) a.fill(NaN);
-  const from = index * INPUT_LENGTH;
-  for (let i = 0; i < INPUT_LENGTH; i++) a[INPUT_AT + i] = images[from + i];
-  e.run();
-}
-
-const result = { digit: 0, probabilities: new Float32Array(CLASSES) };
-
-/**
- * Classifies one image.
- *
- * @param image ${plan.inputLength} raw pixel values 0..255 (row-major)
- * @returns the digit and the probabilities; the same object is reused by the next call
- */
-export function predict(image: Uint8Array | Float32Array): { digit: number; probabilities: Float32Array } {
-  const e = ready();
-  runOne(e, check(image, 1, "predict"), 0);
-  const p = result.probabilities;
-  for (let i = 0; i < CLASSES; i++) p[i] = e.arena[OUTPUT_AT + i];
-  result.digit = argmax(p, 0);
-  return result;
-}
-
-let digits = new Uint8Array(0);
-let probabilities = new Float32Array(0);
-
-/**
- * Classifies \`count\` images stored one after another.
- *
- * @param images count * ${plan.inputLength} raw pixel values 0..255
- * @param count the number of images
- * @returns digits and probabilities (count * ${plan.outputLength}); views reused by the next call
- */
-export function predictBatch(
-  images: Uint8Array | Float32Array,
-  count: number,
-): { digits: Uint8Array; probabilities: Float32Array } {
-  const e = ready();
-  check(images, count, "predictBatch");
-  if (digits.length < count) {
-    digits = new Uint8Array(count);
-    probabilities = new Float32Array(count * CLASSES);
-  }
-  for (let n = 0; n < count; n++) {
-    runOne(e, images, n);
-    for (let i = 0; i < CLASSES; i++) probabilities[n * CLASSES + i] = e.arena[OUTPUT_AT + i];
-    digits[n] = argmax(probabilities, n * CLASSES);
-  }
-  return { digits: digits.subarray(0, count), probabilities: probabilities.subarray(0, count * CLASSES) };
-}
-${poolSource(backend.target)}`;
+${sections.join("\n\n")}
+`;
 }

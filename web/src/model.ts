@@ -1,39 +1,15 @@
 /**
- * What the page needs from a module that `ggufc compile` emits (the emitted module's API), and
- * how the build describes each bundled model.
+ * The emitted module's API as the page sees it (the compiler's own types), and how the build
+ * describes each bundled model.
  *
  * @module
  */
 
-/** The static description every emitted module exports as `info`. */
-export interface EmittedInfo {
-  name: string;
-  arch: string;
-  layout: string;
-  inputLength: number;
-  /** `[W, H]`, ggml `ne` order. */
-  inputShape: number[];
-  classes: number;
-  arenaBytes: number;
-  weightBytes: number;
-  target: string;
-  passes: string[];
-  options: Record<string, unknown>;
-}
+import type { EmittedModule } from "../../compiler/emit/emitted_module.ts";
 
-/** One prediction; the emitted module reuses the object and its view on the next call. */
-export interface Prediction {
-  digit: number;
-  probabilities: Float32Array;
-}
-
-/** The exports of an emitted module that the page uses. */
-export interface EmittedModule {
-  info: EmittedInfo;
-  load(): Promise<void>;
-  backend(): string;
-  predict(image: Uint8Array | Float32Array): Prediction;
-}
+// The emitted module's API has one source: the compiler's runtime types (type-only: nothing of
+// the compiler reaches the page's bundle).
+export type { EmittedModule, Info, Prediction } from "../../compiler/emit/emitted_module.ts";
 
 /** A model as the page lists it in the model switch. */
 export interface ModelEntry {

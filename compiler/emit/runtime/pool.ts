@@ -8,102 +8,49 @@
  *   `process.getBuiltinModule` (Node >= 20.16), so the module still has no import of any kind.
  *   A worker recognises itself by its name (web) or by a mark in its `workerData` (Node);
  *   everywhere else the pool code only declares functions.
- * - Weights: the WASM target compiles its kernels once in the calling thread and posts the
- *   `WebAssembly.Module` to every worker (structured-cloneable in Deno, browsers and Node); each
- *   worker decodes the weights into its own linear memory once, at start.
+ * - Kernels: the loader's `compileKernels` runs once in the calling thread and its result is
+ *   posted to every worker (the WASM target's `WebAssembly.Module`, structured-cloneable in
+ *   Deno, browsers and Node); each worker decodes the weights into its own memory once, at start.
  * - Data: inputs and outputs travel in `SharedArrayBuffer`s where they exist (outside browsers,
  *   or in cross-origin isolated pages), and the workers take chunks of images from a shared
  *   counter until none are left (a busier core takes fewer); elsewhere each worker gets a copy
  *   of an equal slice and transfers its results back. Nothing requires shared memory.
  *
- * The single-threaded API is untouched: the pool adds code, no state to `predict`.
+ * The single-threaded API is untouched: the pool adds code, no state to `predict`. This file
+ * comes last in the module: its final block starts serving when the module runs in a worker.
  *
  * @module
  */
-
-/** The pool `createPool(n)` of an emitted module resolves to (the module declares it too). */
-export interface EmittedPool {
-  /** Number of workers. */
-  readonly size: number;
-  /** Whether inputs and outputs travel in SharedArrayBuffers (else as copies). */
-  readonly shared: boolean;
-  /** Like the module's `predictBatch`, bit for bit, on the workers; fresh arrays. */
-  predictBatch(
-    images: Uint8Array | Float32Array,
-    count: number,
-  ): Promise<{ digits: Uint8Array; probabilities: Float32Array }>;
-  /** Ends the workers. */
-  close(): Promise<void>;
-}
+import { CLASSES, INPUT_LENGTH, WEIGHTS } from "./generated.ts";
+import { type CompiledKernels, compileKernels, instantiate } from "./loader.ts";
+import { check, predictBatch, typedArrayKind, typedArrayProto, useEngine } from "./api.ts";
+import type { BatchPrediction, Pool, PoolOptions } from "./types.ts";
 
 /**
- * Source text of the pool, appended to the emitted module after `predictBatch`. It relies on the
- * module's `INPUT_LENGTH`, `CLASSES`, `WEIGHTS`, `check`, `predictBatch`, the `engine` / `loading`
- * variables and the backend's `instantiate` (and, for WASM, `compileKernels`).
- *
- * @param target the backend the module was compiled with
- * @returns TypeScript source declaring `createPool` and the worker entry
- * @example
- * ```ts ignore
- * import { poolSource } from "./pool_source.ts";
- * const tail = poolSource("wasm"); // appended by emitModule()
- * ```
+ * Most workers a pool may have. Each one holds its own copy of the module, the weights and an
+ * arena (megabytes) and takes tens of milliseconds to start; more workers than cores only cost
+ * memory. (1,000 workers took 66 s and 8 GB.)
  */
-export function poolSource(target: "wasm" | "ts"): string {
-  const kernelsType = target === "wasm" ? "CompiledKernels" : "undefined";
-  const compile = target === "wasm" ? "await compileKernels()" : "undefined";
-  const start = target === "wasm"
-    ? "instantiate(WEIGHTS, m.kernels as CompiledKernels)"
-    : "instantiate(WEIGHTS)";
-  return `
-// ---- Worker pool (optional): createPool(n) ----
-
-/** A pool of workers running this module; from {@link createPool}. */
-export interface Pool {
-  /** Number of workers. */
-  readonly size: number;
-  /** Whether inputs and outputs travel in SharedArrayBuffers (else as copies). */
-  readonly shared: boolean;
-  /**
-   * Classifies \`count\` images, split over the workers (chunks taken from a shared counter, or
-   * equal slices when copying). Results equal {@link predictBatch}'s bit for bit; the arrays
-   * are new and belong to the caller.
-   */
-  predictBatch(
-    images: Uint8Array | Float32Array,
-    count: number,
-  ): Promise<{ digits: Uint8Array; probabilities: Float32Array }>;
-  /** Ends the workers; pending calls reject. Resolves when they are gone. */
-  close(): Promise<void>;
-}
-
-/** Options of {@link createPool}. */
-export interface PoolOptions {
-  /**
-   * Pass inputs and outputs through SharedArrayBuffers (default: where available). \`false\`
-   * forces copies; \`true\` fails where shared memory is missing.
-   */
-  readonly shared?: boolean;
-}
+const MAX_POOL_SIZE = 64;
 
 /** The worker name (web) that makes this module serve a pool instead of only declaring it. */
 const POOL_NAME = "ggufc-pool";
-/** The \`workerData\` key that makes a Node worker serve a pool. */
+/** The `workerData` key that makes a Node worker serve a pool. */
 const POOL_MARK = "ggufcPool";
 
 /** Pool <-> worker messages. */
 type PoolRequest =
-  | { kind: "init"; kernels: ${kernelsType} }
+  | { kind: "init"; kernels: CompiledKernels }
   | {
     kind: "run";
     id: number;
     images: Uint8Array | Float32Array;
     count: number;
     /**
-     * Shared memory: \`images\` is the whole batch, these are the whole outputs, and
-     * \`counters\` holds [images taken, images finished]: each worker takes \`chunk\` images at a
+     * Shared memory: `images` is the whole batch, these are the whole outputs, and
+     * `counters` holds [images taken, images finished]: each worker takes `chunk` images at a
      * time until none are left (a slower or busier core simply takes fewer), and the worker
-     * that finishes the last image answers for all. Absent: \`images\` is this worker's slice
+     * that finishes the last image answers for all. Absent: `images` is this worker's slice
      * and its results come back as copies.
      */
     digits?: Uint8Array;
@@ -119,7 +66,7 @@ type PoolReply =
 /** Web workers and node:worker_threads behind one shape. */
 interface PoolPort {
   send(message: PoolRequest | PoolReply, transfer: ArrayBuffer[]): void;
-  /** \`onError\`: the worker failed (pool side only; a worker leaves its own errors alone). */
+  /** `onError`: the worker failed (pool side only; a worker leaves its own errors alone). */
   listen(onMessage: (message: unknown) => void, onError?: (error: Error) => void): void;
   terminate(): Promise<void>;
 }
@@ -162,10 +109,13 @@ function webPort(w: WebEndpoint): PoolPort {
     listen(onMessage, onError) {
       w.addEventListener("message", (e: { data: unknown }) => onMessage(e.data));
       if (!onError) return;
-      w.addEventListener("messageerror", () => onError(new Error("a pool message could not be read")));
+      w.addEventListener(
+        "messageerror",
+        () => onError(new Error("a pool message could not be read")),
+      );
       w.addEventListener("error", (e: { message?: string; preventDefault(): void }) => {
         e.preventDefault(); // handled here: do not let it end the calling thread
-        onError(new Error(\`pool worker failed: \${e.message ?? "unknown error"}\`));
+        onError(new Error(`pool worker failed: ${e.message ?? "unknown error"}`));
       });
     },
     terminate: () => (w.terminate?.(), Promise.resolve()),
@@ -178,8 +128,8 @@ function nodePort(p: NodeEndpoint): PoolPort {
     listen(onMessage, onError) {
       p.on("message", (m: unknown) => onMessage(m));
       if (!onError) return;
-      p.on("error", (e: Error) => onError(new Error(\`pool worker failed: \${e.message}\`)));
-      p.on("exit", (code: number) => onError(new Error(\`pool worker exited (code \${code})\`)));
+      p.on("error", (e: Error) => onError(new Error(`pool worker failed: ${e.message}`)));
+      p.on("exit", (code: number) => onError(new Error(`pool worker exited (code ${code})`)));
     },
     terminate: async () => void await p.terminate?.(),
   };
@@ -201,12 +151,31 @@ function spawnPoolWorker(): PoolPort {
     return webPort(new g.Worker(import.meta.url, { type: "module", name: POOL_NAME }));
   }
   const wt = nodeWorkerThreads();
-  if (wt) return nodePort(new wt.Worker(new URL(import.meta.url), { workerData: { [POOL_MARK]: true } }));
+  if (wt) {
+    return nodePort(new wt.Worker(new URL(import.meta.url), { workerData: { [POOL_MARK]: true } }));
+  }
   throw new Error(
     g.process?.versions?.node
-      ? \`createPool: needs Node >= 20.16 (process.getBuiltinModule), this is \${g.process.versions.node}\`
+      ? `createPool: needs Node >= 20.16 (process.getBuiltinModule), this is ${g.process.versions.node}`
       : "createPool: this environment has no Worker",
   );
+}
+
+/** %TypedArray%.prototype's own `buffer` and `byteOffset` accessors (see api.ts). */
+const typedArrayBuffer = Object.getOwnPropertyDescriptor(typedArrayProto, "buffer")!
+  .get as (this: unknown) => ArrayBufferLike;
+const typedArrayByteOffset = Object.getOwnPropertyDescriptor(typedArrayProto, "byteOffset")!
+  .get as (this: unknown) => number;
+
+/**
+ * A plain view of a checked input's `length` values: the pool copies from it and never calls a
+ * method of the caller's object (a subclass could override `slice` or `length`).
+ */
+function plainView(images: Uint8Array | Float32Array, length: number): Uint8Array | Float32Array {
+  const buffer = typedArrayBuffer.call(images), offset = typedArrayByteOffset.call(images);
+  return typedArrayKind.call(images) === "Float32Array"
+    ? new Float32Array(buffer, offset, length)
+    : new Uint8Array(buffer, offset, length);
 }
 
 function poolError(r: { name: string; message: string }): Error {
@@ -215,29 +184,32 @@ function poolError(r: { name: string; message: string }): Error {
 }
 
 /**
- * Starts \`n\` workers that each run this module, for batches split over cores. The weights are
+ * Starts `n` workers that each run this module, for batches split over cores. The weights are
  * compiled once here and shared; shared memory is used only where available.
  *
- * @param n number of workers, an integer >= 1 (e.g. the number of cores)
- * @param options \`shared\`: force or forbid SharedArrayBuffers
- * @returns the pool, once every worker is ready; call \`close()\` when done
- * @throws RangeError when n is not an integer >= 1
+ * @param n number of workers, an integer from 1 to 64 (e.g. the number of cores; each worker
+ *   holds its own copy of the weights, so more workers than cores only cost memory)
+ * @param options `shared`: force or forbid SharedArrayBuffers
+ * @returns the pool, once every worker is ready; call `close()` when done
+ * @throws RangeError when n is not an integer from 1 to 64
  * @example
- * \`\`\`ts ignore
+ * ```ts ignore
  * const pool = await createPool(2);
  * const { digits } = await pool.predictBatch(pixels, 500); // 500 images, one after another
  * await pool.close();
- * \`\`\`
+ * ```
  */
 export async function createPool(n: number, options: PoolOptions = {}): Promise<Pool> {
-  if (!Number.isInteger(n) || n < 1) {
-    throw new RangeError(\`createPool: n must be an integer >= 1, got \${n}\`);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_POOL_SIZE) {
+    throw new RangeError(`createPool: n must be an integer from 1 to ${MAX_POOL_SIZE}, got ${n}`);
   }
   const shared = options.shared ?? sharedMemoryAvailable();
   if (shared && !sharedMemoryAvailable()) {
-    throw new Error("createPool: shared memory is not available here (SharedArrayBuffer, cross-origin isolation)");
+    throw new Error(
+      "createPool: shared memory is not available here (SharedArrayBuffer, cross-origin isolation)",
+    );
   }
-  const kernels: ${kernelsType} = ${compile};
+  const kernels = await compileKernels();
   const pending = new Map<number, { resolve(r: PoolReply): void; reject(e: Error): void }>();
   let nextId = 0;
   let closed = false;
@@ -284,18 +256,19 @@ export async function createPool(n: number, options: PoolOptions = {}): Promise<
   async function poolPredictBatch(
     images: Uint8Array | Float32Array,
     count: number,
-  ): Promise<{ digits: Uint8Array; probabilities: Float32Array }> {
+  ): Promise<BatchPrediction> {
     if (closed) throw new Error("pool.predictBatch: the pool was closed");
-    check(images, count, "pool.predictBatch");
+    const length = check(images, count, "pool.predictBatch");
     const mem = (bytes: number) => shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
     const digits = new Uint8Array(mem(count));
     const probabilities = new Float32Array(mem(count * CLASSES * 4));
-    let input = images;
+    let input = plainView(images, length);
     if (shared) {
-      input = images instanceof Uint8Array
-        ? new Uint8Array(new SharedArrayBuffer(images.length))
-        : new Float32Array(new SharedArrayBuffer(images.length * 4));
-      input.set(images);
+      const copy = input instanceof Uint8Array
+        ? new Uint8Array(new SharedArrayBuffer(length))
+        : new Float32Array(new SharedArrayBuffer(length * 4));
+      copy.set(input);
+      input = copy;
     }
     const jobs: Promise<unknown>[] = [];
     if (shared && count > 0) {
@@ -350,10 +323,7 @@ function servePool(port: PoolPort): void {
     const id = m.kind === "run" ? m.id : -1;
     try {
       if (m.kind === "init") {
-        started = ${start}.then((e) => {
-          engine = e;
-          loading = Promise.resolve();
-        });
+        started = instantiate(WEIGHTS, m.kernels).then(useEngine);
         await started;
         port.send({ kind: "ready", id: -1 }, []);
         return;
@@ -365,7 +335,10 @@ function servePool(port: PoolPort): void {
           const from = Atomics.add(m.counters, 0, chunk);
           if (from >= m.count) break;
           const to = Math.min(m.count, from + chunk);
-          const r = predictBatch(m.images.subarray(from * INPUT_LENGTH, to * INPUT_LENGTH), to - from);
+          const r = predictBatch(
+            m.images.subarray(from * INPUT_LENGTH, to * INPUT_LENGTH),
+            to - from,
+          );
           m.digits.set(r.digits, from);
           m.probabilities.set(r.probabilities, from * CLASSES);
           if (Atomics.add(m.counters, 1, to - from) + to - from === m.count) {
@@ -375,7 +348,10 @@ function servePool(port: PoolPort): void {
       } else {
         const r = predictBatch(m.images, m.count);
         const digits = r.digits.slice(), probabilities = r.probabilities.slice();
-        port.send({ kind: "done", id, digits, probabilities }, [digits.buffer, probabilities.buffer]);
+        port.send({ kind: "done", id, digits, probabilities }, [
+          digits.buffer,
+          probabilities.buffer,
+        ]);
       }
     } catch (e) {
       const err = e instanceof Error ? e : new Error(String(e));
@@ -395,6 +371,4 @@ function servePool(port: PoolPort): void {
   ) {
     servePool(webPort(globalThis as unknown as WebEndpoint));
   }
-}
-`;
 }

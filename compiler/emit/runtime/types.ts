@@ -1,0 +1,74 @@
+/**
+ * The public types of every emitted module (the runtime's first file, so they head the module),
+ * and `Engine`, the shape both loaders give the API. The compiler, the web page and the tests
+ * take these types from here; there is no second copy.
+ *
+ * @module
+ */
+
+/** What was compiled, from which model, with which options: the module's `info`. */
+export interface Info {
+  readonly name: string;
+  readonly arch: string;
+  readonly layout: string;
+  /** Values per image (`predict`'s input length). */
+  readonly inputLength: number;
+  /** `[W, H]` (or `[N]`), ggml `ne` order. */
+  readonly inputShape: readonly number[];
+  /** Number of output probabilities. */
+  readonly classes: number;
+  readonly arenaBytes: number;
+  readonly weightBytes: number;
+  readonly target: "wasm" | "ts";
+  readonly passes: readonly string[];
+  readonly options: Readonly<Record<string, unknown>>;
+}
+
+/** One prediction; `predict` reuses the object and its view on the next call. */
+export interface Prediction {
+  digit: number;
+  probabilities: Float32Array;
+}
+
+/** A batch's predictions: `count` digits and `count * classes` probabilities. */
+export interface BatchPrediction {
+  digits: Uint8Array;
+  probabilities: Float32Array;
+}
+
+/** A pool of workers running this module; from `createPool`. */
+export interface Pool {
+  /** Number of workers. */
+  readonly size: number;
+  /** Whether inputs and outputs travel in SharedArrayBuffers (else as copies). */
+  readonly shared: boolean;
+  /**
+   * Classifies `count` images, split over the workers (chunks taken from a shared counter, or
+   * equal slices when copying). Results equal `predictBatch`'s bit for bit; the arrays are new
+   * and belong to the caller.
+   */
+  predictBatch(images: Uint8Array | Float32Array, count: number): Promise<BatchPrediction>;
+  /** Ends the workers; pending calls reject. Resolves when they are gone. */
+  close(): Promise<void>;
+}
+
+/** Options of `createPool`. */
+export interface PoolOptions {
+  /**
+   * Pass inputs and outputs through SharedArrayBuffers (default: where available). `false`
+   * forces copies; `true` fails where shared memory is missing.
+   */
+  readonly shared?: boolean;
+}
+
+/** The compiled computation behind the API (from the target's loader). */
+interface Engine {
+  /** The arena: input, activations and output at fixed offsets. */
+  readonly arena: Float32Array;
+  /** Runs every kernel once: arena input -> arena output. */
+  run(): void;
+  /** Which code runs. */
+  readonly backend: string;
+}
+
+export type { Engine };

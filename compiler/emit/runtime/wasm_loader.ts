@@ -1,0 +1,57 @@
+/**
+ * The WASM target's loader: feature detection (the relaxed-SIMD variant where it validates, else
+ * plain SIMD128), compilation once per thread, and instantiation with the weights copied into
+ * the kernels' memory. Memory layout: the arena at byte 0, the weights at `WEIGHTS_AT`.
+ *
+ * @module
+ */
+import { ARENA_BYTES, WASM_RELAXED, WASM_SIMD, WEIGHT_BYTES, WEIGHTS_AT } from "./generated.ts";
+import { fromBase64 } from "./from_base64.ts";
+import type { Engine } from "./types.ts";
+
+/** The compiled kernels and the backend name of the variant chosen; posted as is to pool workers. */
+interface CompiledKernels {
+  readonly module: WebAssembly.Module;
+  readonly backend: string;
+}
+let compiledKernels: Promise<CompiledKernels> | undefined;
+/** Compiles the relaxed-SIMD variant where it validates, else the plain one (once). */
+function compileKernels(): Promise<CompiledKernels> {
+  compiledKernels ??= (async () => {
+    const relaxed = WASM_RELAXED ? fromBase64(WASM_RELAXED) : undefined;
+    const useRelaxed = relaxed !== undefined && WebAssembly.validate(relaxed);
+    const bytes = useRelaxed ? relaxed : fromBase64(WASM_SIMD);
+    if (!useRelaxed && !WebAssembly.validate(bytes)) {
+      throw new Error("this engine lacks WebAssembly SIMD128; compile the model with --target ts");
+    }
+    const module = await WebAssembly.compile(bytes);
+    return { module, backend: useRelaxed ? "wasm-relaxed-simd" : "wasm-simd128" };
+  })();
+  return compiledKernels;
+}
+
+/**
+ * Instantiates the kernels and puts the weights into their memory. `weights` is the base64
+ * text (decoded straight into WASM memory when the engine has `setFromBase64`) or its bytes;
+ * `compiled`: kernels compiled elsewhere (a pool worker gets them from the pool).
+ */
+async function instantiate(
+  weights: string | Uint8Array,
+  compiled?: CompiledKernels,
+): Promise<Engine> {
+  const { module, backend } = compiled ?? await compileKernels();
+  const instance = await WebAssembly.instantiate(module, { m: { exp: Math.exp } });
+  const exports = instance.exports as { memory: WebAssembly.Memory; run: () => void };
+  const target = new Uint8Array(exports.memory.buffer, WEIGHTS_AT, WEIGHT_BYTES);
+  const direct = (target as unknown as { setFromBase64?: (s: string) => unknown }).setFromBase64;
+  if (typeof weights !== "string") target.set(weights);
+  else if (direct) direct.call(target, weights);
+  else target.set(fromBase64(weights));
+  return {
+    arena: new Float32Array(exports.memory.buffer, 0, ARENA_BYTES / 4),
+    run: exports.run,
+    backend,
+  };
+}
+
+export { type CompiledKernels, compileKernels, instantiate };
