@@ -4,8 +4,10 @@
  * @module
  */
 import {
+  checkOutputPath,
   choiceOption,
   type Command,
+  MODEL_FILE,
   parseCommandArgs,
   readInputFile,
   writeOutputFile,
@@ -61,7 +63,10 @@ export const compileCommand: Command = {
     }
     const target = choiceOption("target", values.target, ["wasm", "ts"] as const) ?? "wasm";
     const weights = choiceOption("weights", values.weights, WEIGHT_FORMATS) ?? "f32";
-    const bytes = await readInputFile(model, "model");
+    const jsPath = out?.endsWith(".ts") && values.js ? out.replace(/\.ts$/, ".js") : undefined;
+    const inputs = [model];
+    for (const o of [out, jsPath]) if (o !== undefined) await checkOutputPath(o, { inputs });
+    const bytes = await readInputFile(model, MODEL_FILE);
     const t0 = performance.now();
     const result = compileFile(bytes, model.split(/[\\/]/).pop()!, {
       target,
@@ -75,15 +80,14 @@ export const compileCommand: Command = {
     if (out === undefined) return;
     const written: string[] = [];
     if (out.endsWith(".ts")) {
-      await writeOutputFile(out, result.source);
+      await writeOutputFile(out, result.source, { inputs });
       written.push(out);
-      if (values.js) {
-        const jsPath = out.replace(/\.ts$/, ".js");
-        await writeOutputFile(jsPath, await bundleJs(result.source));
+      if (jsPath !== undefined) {
+        await writeOutputFile(jsPath, await bundleJs(result.source), { inputs });
         written.push(jsPath);
       }
     } else {
-      await writeOutputFile(out, await bundleJs(result.source));
+      await writeOutputFile(out, await bundleJs(result.source), { inputs });
       written.push(out);
     }
     console.log(`compiled in ${ms.toFixed(1)} ms: wrote ${written.join(", ")}`);

@@ -48,12 +48,12 @@ export const convertCommand: Command = {
       name,
       values.name === undefined ? {} : { name: values.name },
     );
-    await writeOutputFile(values.output, result.gguf);
+    await writeOutputFile(values.output, result.gguf, { inputs: [input] });
     const shapes = result.stateDict.tensors.map((t) => `${t.name} (${t.shape.join("x")})`);
     console.log(`${input}: ${shapes.join(", ")}`);
     console.log(`wrote ${values.output} (mnist-fc GGUF, ${result.gguf.length} bytes)`);
     if (values.legacy !== undefined) {
-      await writeOutputFile(values.legacy, result.legacy);
+      await writeOutputFile(values.legacy, result.legacy, { inputs: [input] });
       console.log(`wrote ${values.legacy} (legacy ggml, ${result.legacy.length} bytes)`);
     }
   },

@@ -3,9 +3,9 @@
  *
  * @module
  */
-import { type Command, parseCommandArgs, writeOutputFile } from "./command.ts";
+import { checkOutputPath, type Command, parseCommandArgs, writeOutputFile } from "./command.ts";
 import { MODEL_SOURCE_OPTIONS, modelSourceHelp, predictorFromArgs } from "./model_source.ts";
-import { readImages, readLabels } from "./mnist_inputs.ts";
+import { imagesPath, labelsPath, readImages, readLabels } from "./mnist_inputs.ts";
 import { type EvalResult, evaluate } from "../reference/evaluate.ts";
 
 const help =
@@ -46,6 +46,14 @@ export const evalCommand: Command = {
       predictions: { type: "string" },
       ...MODEL_SOURCE_OPTIONS,
     });
+    // Checked before the evaluation, not after it: the predictions never replace an input.
+    const inputs = [
+      positionals[0],
+      values.module,
+      imagesPath(values.images),
+      labelsPath(values.labels),
+    ];
+    if (values.predictions) await checkOutputPath(values.predictions, { inputs });
     const images = await readImages(values.images);
     const labels = await readLabels(values.labels, images);
 
@@ -62,7 +70,7 @@ export const evalCommand: Command = {
       for (let i = 0; i < result.images; i++) {
         lines.push(`${i}\t${labels[i]}\t${result.predictions[i]}`);
       }
-      await writeOutputFile(values.predictions, lines.join("\n") + "\n");
+      await writeOutputFile(values.predictions, lines.join("\n") + "\n", { inputs });
     }
     if (values.json) {
       const { predictions: _, ...figures } = result;

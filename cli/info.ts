@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type Command, parseCommandArgs, readInputFile } from "./command.ts";
+import { type Command, MODEL_FILE, parseCommandArgs, readInputFile } from "./command.ts";
 import { UsageError } from "../ggml/errors.ts";
 import { type GgufValue, isGguf, readGguf } from "../ggml/gguf_reader.ts";
 import { isLegacyGgml, readLegacyGgml } from "../ggml/legacy.ts";
@@ -177,7 +177,7 @@ export const infoCommand: Command = {
       );
     }
     const path = positionals[0]!;
-    const bytes = await readInputFile(path, "model file");
+    const bytes = await readInputFile(path, { ...MODEL_FILE, what: "model file" });
     const all = values.all ?? false;
     const info = modelInfo(bytes, path, all);
     console.log(values.json ? JSON.stringify(info, null, 2) : textReport(info, bytes, all));
