@@ -12,7 +12,7 @@ import {
   readInputFile,
   writeOutputFile,
 } from "./command.ts";
-import { UsageError } from "../ggml/errors.ts";
+import { printableLines, UsageError } from "../ggml/errors.ts";
 import { bundleJs, compileFile, formatGraph, renderPlan, WEIGHT_FORMATS } from "../compiler/mod.ts";
 
 const help = `usage: ggufc compile MODEL -o OUT.ts [--js] [--target wasm|ts] [--plan] [--no-relaxed]
@@ -74,9 +74,11 @@ export const compileCommand: Command = {
       weights,
     });
     const ms = performance.now() - t0;
-    if (values["print-graph"]) console.log(formatGraph(result.graph));
-    if (values.plan) console.log(renderPlan(result.plan));
-    console.log(result.report.summary);
+    // Node names and the model name come from the file: escaped like every such string.
+    const fromFile = [result.graph.meta.name, ...result.graph.nodes.map((n) => n.name)];
+    if (values["print-graph"]) console.log(printableLines(formatGraph(result.graph), fromFile));
+    if (values.plan) console.log(printableLines(renderPlan(result.plan), fromFile));
+    console.log(printableLines(result.report.summary));
     if (out === undefined) return;
     const written: string[] = [];
     if (out.endsWith(".ts")) {
@@ -90,6 +92,6 @@ export const compileCommand: Command = {
       await writeOutputFile(out, await bundleJs(result.source), { inputs });
       written.push(out);
     }
-    console.log(`compiled in ${ms.toFixed(1)} ms: wrote ${written.join(", ")}`);
+    console.log(printableLines(`compiled in ${ms.toFixed(1)} ms: wrote ${written.join(", ")}`));
   },
 };

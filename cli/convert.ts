@@ -5,7 +5,7 @@
  * @module
  */
 import { convertStateDict } from "../convert/state_dict.ts";
-import { UsageError } from "../ggml/errors.ts";
+import { printable, UsageError } from "../ggml/errors.ts";
 import { type Command, parseCommandArgs, readInputFile, writeOutputFile } from "./command.ts";
 
 const help = `usage: ggufc convert STATE_DICT -o OUT.gguf [--legacy OUT.bin] [--name NAME]
@@ -50,7 +50,7 @@ export const convertCommand: Command = {
     );
     await writeOutputFile(values.output, result.gguf, { inputs: [input] });
     const shapes = result.stateDict.tensors.map((t) => `${t.name} (${t.shape.join("x")})`);
-    console.log(`${input}: ${shapes.join(", ")}`);
+    console.log(printable(`${input}: ${shapes.join(", ")}`));
     console.log(`wrote ${values.output} (mnist-fc GGUF, ${result.gguf.length} bytes)`);
     if (values.legacy !== undefined) {
       await writeOutputFile(values.legacy, result.legacy, { inputs: [input] });

@@ -7,6 +7,7 @@ import { checkOutputPath, type Command, parseCommandArgs, writeOutputFile } from
 import { MODEL_SOURCE_OPTIONS, modelSourceHelp, predictorFromArgs } from "./model_source.ts";
 import { imagesPath, labelsPath, readImages, readLabels } from "./mnist_inputs.ts";
 import { type EvalResult, evaluate } from "../reference/evaluate.ts";
+import { printableJson } from "../ggml/errors.ts";
 
 const help =
   `usage: ggufc eval MODEL [--images FILE --labels FILE] [--json] [--predictions FILE.tsv]
@@ -74,7 +75,7 @@ export const evalCommand: Command = {
     }
     if (values.json) {
       const { predictions: _, ...figures } = result;
-      console.log(JSON.stringify({ ...figures, engine: predictor.engine }));
+      console.log(printableJson(JSON.stringify({ ...figures, engine: predictor.engine })));
     } else {
       console.log(formatEval(result));
     }

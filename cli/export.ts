@@ -6,7 +6,7 @@
  */
 import { loadModel } from "../compiler/frontend/mod.ts";
 import { exportOnnx, ONNX_INPUT_NAME, ONNX_OPSET, ONNX_OUTPUT_NAME } from "../export/onnx.ts";
-import { UsageError } from "../ggml/errors.ts";
+import { printable, UsageError } from "../ggml/errors.ts";
 import {
   checkOutputPath,
   type Command,
@@ -64,9 +64,11 @@ export const exportCommand: Command = {
     const onnx = exportOnnx(graph);
     await writeOutputFile(values.output, onnx.bytes, { inputs });
     console.log(
-      `wrote ${values.output} (ONNX, ${onnx.bytes.length} bytes, ${onnx.nodeCount} nodes, ` +
-        `${onnx.initializerCount} initializers; layout ${layout}; ` +
-        `input [${onnx.inputShape.join(", ").replace("-1", "N")}])`,
+      printable(
+        `wrote ${values.output} (ONNX, ${onnx.bytes.length} bytes, ${onnx.nodeCount} nodes, ` +
+          `${onnx.initializerCount} initializers; layout ${layout}; ` +
+          `input [${onnx.inputShape.join(", ").replace("-1", "N")}])`,
+      ),
     );
     if (check !== undefined) {
       // Loaded only when asked: onnxruntime-web is a benchmark dependency.

@@ -18,7 +18,7 @@ import { fileError } from "./files.ts";
 import { readImages, readLabels } from "./mnist_inputs.ts";
 import { asciiDigit, seededIndex } from "./run.ts";
 import { formatEval } from "./eval.ts";
-import { UsageError } from "../ggml/errors.ts";
+import { printable, printableLines, UsageError } from "../ggml/errors.ts";
 import { evaluate } from "../reference/evaluate.ts";
 import { modulePredictor } from "./predictors.ts";
 import { bundleJs, compileFile } from "../compiler/mod.ts";
@@ -73,8 +73,10 @@ export const startCommand: Command = {
     const tsPath = `${outDir}/${base}.ts`, jsPath = `${outDir}/${base}.js`;
     await writeOutputFile(tsPath, result.source, { inputs: [modelPath] });
     await writeOutputFile(jsPath, js, { inputs: [modelPath] });
-    console.log(`compiled ${modelPath} in ${compileMs.toFixed(0)} ms -> ${tsPath}, ${jsPath}`);
-    console.log(result.report.summary);
+    console.log(
+      printable(`compiled ${modelPath} in ${compileMs.toFixed(0)} ms -> ${tsPath}, ${jsPath}`),
+    );
+    console.log(printableLines(result.report.summary));
     console.log("");
 
     // 2. One digit, as the seed's program shows it.

@@ -79,12 +79,57 @@ export function printable(text: string): string {
 }
 
 /**
+ * {@link printable} for text of several lines: each line escaped, the line breaks kept. Strings
+ * from a file embedded in the text (names that may hold a line break) are given in `fromFile`:
+ * each is escaped as a whole first, so a name cannot forge a line of its own.
+ *
+ * @param text lines joined with "\n"
+ * @param fromFile the file's strings that may appear in `text`
+ * @returns the same lines, each made printable
+ * @example
+ * ```ts
+ * import { printableLines } from "./errors.ts";
+ * console.log(printableLines("model: a\nb\nok", ["a\nb"])); // model: a\x0ab, then ok
+ * ```
+ */
+export function printableLines(text: string, fromFile: readonly string[] = []): string {
+  const hostile = [...new Set(fromFile)].filter((s) => s.search(UNPRINTABLE) >= 0)
+    .sort((a, b) => b.length - a.length);
+  for (const s of hostile) text = text.split(s).join(printable(s));
+  return text.split("\n").map(printable).join("\n");
+}
+
+/**
+ * JSON text made as safe for a terminal as {@link printable} text, and still the same JSON:
+ * the characters JSON.stringify leaves raw (DEL, C1 controls, U+2028/2029, bidi controls)
+ * become `\uXXXX` escapes, which a JSON reader decodes back to the same string.
+ *
+ * @param json output of JSON.stringify
+ * @returns the same JSON value, with no character a terminal acts on
+ * @example
+ * ```ts
+ * import { printableJson } from "./errors.ts";
+ * console.log(printableJson(JSON.stringify({ name: "a\u202eb" }))); // {"name":"a\u202eb"}
+ * ```
+ */
+export function printableJson(json: string): string {
+  return json.replace(
+    JSON_LEAVES_RAW,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
+/** The characters of {@link UNPRINTABLE} that JSON.stringify does not escape in strings. */
+const JSON_LEAVES_RAW = /[\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
+
+/**
  * A wrong command line, option value or missing file: the message alone says what to change.
  *
  * @example
  * ```ts
  * import { UsageError } from "./errors.ts";
- * throw new UsageError("--index must be between 0 and 9999, got 12000");
+ * const e = new UsageError("--index must be between 0 and 9999, got 12000");
+ * console.log(e.message);
  * ```
  */
 export class UsageError extends Error {
