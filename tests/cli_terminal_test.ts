@@ -117,7 +117,7 @@ Deno.test("graph's and compile's success lines print general.name escaped", asyn
 });
 
 Deno.test("an error about a hostile path or name is one escaped line", async () => {
-  const path = `${dir}/${HOSTILE.replace(/[\x00/]/g, "")}.gguf`;
+  const path = `${dir}/${HOSTILE.replaceAll("\0", "").replaceAll("/", "")}.gguf`;
   const r = await cli(["info", path]);
   assert.equal(r.code, 2);
   assert.equal(r.err.split("\n").length, 1, r.err);

@@ -89,6 +89,7 @@ if (import.meta.main) {
         `${report.valid} valid, ${report.rejected} rejected, ${report.failures.length} failures; ` +
         `${report.msPerCase.toFixed(3)} ms/case, slowest ${report.maxCaseMs.toFixed(1)} ms, ` +
         `max growth per case ${(report.maxCaseGrowth / 2 ** 20).toFixed(1)} MiB, ` +
+        `max allocated per case ${(report.maxCaseAlloc / 2 ** 20).toFixed(1)} MiB, ` +
         `rss growth ${(report.rssGrowth / 2 ** 20).toFixed(0)} MiB`,
     );
     for (const f of report.failures) {
