@@ -7,6 +7,7 @@
 import { convertStateDict } from "../convert/state_dict.ts";
 import { printable, UsageError } from "../ggml/errors.ts";
 import { type Command, parseCommandArgs, readInputFile, writeOutputFile } from "./command.ts";
+import { STATE_DICT_MAX_BYTES } from "./files.ts";
 
 const help = `usage: ggufc convert STATE_DICT -o OUT.gguf [--legacy OUT.bin] [--name NAME]
 
@@ -41,7 +42,10 @@ export const convertCommand: Command = {
     if (values.output === undefined) {
       throw new UsageError("convert needs -o OUT.gguf (see 'ggufc convert --help')");
     }
-    const bytes = await readInputFile(input, "state dict");
+    const bytes = await readInputFile(input, {
+      what: "state dict",
+      maxBytes: STATE_DICT_MAX_BYTES,
+    });
     const name = input.split(/[\\/]/).pop() ?? input;
     const result = convertStateDict(
       bytes,

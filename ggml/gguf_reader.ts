@@ -426,7 +426,7 @@ class GgufParser {
         throw r.error(
           `tensor '${t.name}' offset`,
           `${expectedOffset} (the padded sizes of the tensors before it)`,
-          `${t.offset}${t.offset < expectedOffset ? " (overlaps the tensor before it)" : ""}`,
+          `${t.offset}${t.offset < expectedOffset ? " (overlaps an earlier tensor's data)" : ""}`,
           t.at + t.infoBytes - 8,
         );
       }
