@@ -1,16 +1,19 @@
 /**
  * `ggufc`: the command-line entry point (`deno task ggufc <command> ...`).
  *
- * User mistakes (a {@link UsageError} or {@link FormatError}) print one line on stderr and exit
- * with their own code; anything else is a bug and keeps its stack trace.
+ * User mistakes (a {@link UsageError} or {@link FormatError}) and failures of the operating
+ * system ({@link IoError}) print one line on stderr and exit with their own code (2, 3, 4);
+ * anything else is a bug and keeps its stack trace.
  *
  * @module
  */
 import { commands } from "./cli/registry.ts";
 import {
   EXIT_FORMAT_ERROR,
+  EXIT_IO_ERROR,
   EXIT_USAGE_ERROR,
   FormatError,
+  IoError,
   printable,
   UsageError,
 } from "./ggml/errors.ts";
@@ -61,6 +64,10 @@ export async function main(args: string[]): Promise<number> {
       // Node names come from model files: escape them like FormatError does.
       console.error(printable(`ggufc ${name}: ${e.message}`));
       return EXIT_FORMAT_ERROR;
+    }
+    if (e instanceof IoError) {
+      console.error(printable(`ggufc ${name}: ${e.message}`));
+      return EXIT_IO_ERROR;
     }
     throw e;
   }

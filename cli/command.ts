@@ -36,13 +36,42 @@ export function parseCommandArgs<O extends OptionSpec>(
   options: O,
 ) {
   try {
-    return parseArgs({ args, options, allowPositionals: true, strict: true });
+    return parseArgs({
+      args: joinNegativeValues(args, options),
+      options,
+      allowPositionals: true,
+      strict: true,
+    });
   } catch (e) {
     // Keep node's first sentence ("Unknown option '--x'"), drop its advice about '--'.
     const msg =
       (e instanceof Error ? e.message : String(e)).split("\n")[0]!.split(". To specify")[0];
     throw new UsageError(`${msg} (see 'ggufc ${command} --help')`);
   }
+}
+
+/**
+ * `--epochs -1` as `--epochs=-1`: parseArgs calls a value starting with '-' "ambiguous", so a
+ * negative number would be reported as a missing value instead of as out of range.
+ */
+function joinNegativeValues(args: string[], options: OptionSpec): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!, next = args[i + 1];
+    const name = a.startsWith("--")
+      ? a.slice(2)
+      : Object.keys(options).find((k) => a === `-${options[k]!.short}`);
+    if (
+      name !== undefined && options[name]?.type === "string" && next !== undefined &&
+      /^-(\d|\.\d|Infinity)/.test(next)
+    ) {
+      out.push(`--${name}=${next}`);
+      i++;
+    } else {
+      out.push(a);
+    }
+  }
+  return out;
 }
 
 /** Parses an integer option, with bounds; `undefined` stays `undefined`. */
@@ -95,40 +124,4 @@ export function choiceOption<T extends string>(
   return value as T;
 }
 
-/** Reads a whole file, turning "not found" into a UsageError that names it. */
-export async function readInputFile(path: string, what = "file"): Promise<Uint8Array> {
-  try {
-    return await Deno.readFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) throw new UsageError(`${what} '${path}' does not exist`);
-    if (e instanceof Deno.errors.IsADirectory) {
-      throw new UsageError(`${what} '${path}' is a directory`);
-    }
-    if (e instanceof Deno.errors.PermissionDenied) {
-      throw new UsageError(`${what} '${path}': permission denied`);
-    }
-    throw e;
-  }
-}
-
-/**
- * Writes an output file (bytes or text), turning a missing folder or a permission problem into
- * a UsageError that names the path.
- *
- * @param path where to write
- * @param data the contents
- */
-export async function writeOutputFile(path: string, data: Uint8Array | string): Promise<void> {
-  try {
-    if (typeof data === "string") await Deno.writeTextFile(path, data);
-    else await Deno.writeFile(path, data);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
-      throw new UsageError(`cannot write '${path}': its folder does not exist`);
-    }
-    if (e instanceof Deno.errors.PermissionDenied || e instanceof Deno.errors.IsADirectory) {
-      throw new UsageError(`cannot write '${path}': ${e.message.split("\n")[0]}`);
-    }
-    throw e;
-  }
-}
+export { checkOutputPath, MODEL_FILE, readInputFile, writeOutputFile } from "./files.ts";

@@ -4,13 +4,15 @@
  * @module
  */
 import {
+  checkOutputPath,
   choiceOption,
   type Command,
+  MODEL_FILE,
   parseCommandArgs,
   readInputFile,
   writeOutputFile,
 } from "./command.ts";
-import { UsageError } from "../ggml/errors.ts";
+import { printableLines, UsageError } from "../ggml/errors.ts";
 import { bundleJs, compileFile, formatGraph, renderPlan, WEIGHT_FORMATS } from "../compiler/mod.ts";
 
 const help = `usage: ggufc compile MODEL -o OUT.ts [--js] [--target wasm|ts] [--plan] [--no-relaxed]
@@ -61,7 +63,10 @@ export const compileCommand: Command = {
     }
     const target = choiceOption("target", values.target, ["wasm", "ts"] as const) ?? "wasm";
     const weights = choiceOption("weights", values.weights, WEIGHT_FORMATS) ?? "f32";
-    const bytes = await readInputFile(model, "model");
+    const jsPath = out?.endsWith(".ts") && values.js ? out.replace(/\.ts$/, ".js") : undefined;
+    const inputs = [model];
+    for (const o of [out, jsPath]) if (o !== undefined) await checkOutputPath(o, { inputs });
+    const bytes = await readInputFile(model, MODEL_FILE);
     const t0 = performance.now();
     const result = compileFile(bytes, model.split(/[\\/]/).pop()!, {
       target,
@@ -69,23 +74,24 @@ export const compileCommand: Command = {
       weights,
     });
     const ms = performance.now() - t0;
-    if (values["print-graph"]) console.log(formatGraph(result.graph));
-    if (values.plan) console.log(renderPlan(result.plan));
-    console.log(result.report.summary);
+    // Node names and the model name come from the file: escaped like every such string.
+    const fromFile = [result.graph.meta.name, ...result.graph.nodes.map((n) => n.name)];
+    if (values["print-graph"]) console.log(printableLines(formatGraph(result.graph), fromFile));
+    if (values.plan) console.log(printableLines(renderPlan(result.plan), fromFile));
+    console.log(printableLines(result.report.summary));
     if (out === undefined) return;
     const written: string[] = [];
     if (out.endsWith(".ts")) {
-      await writeOutputFile(out, result.source);
+      await writeOutputFile(out, result.source, { inputs });
       written.push(out);
-      if (values.js) {
-        const jsPath = out.replace(/\.ts$/, ".js");
-        await writeOutputFile(jsPath, await bundleJs(result.source));
+      if (jsPath !== undefined) {
+        await writeOutputFile(jsPath, await bundleJs(result.source), { inputs });
         written.push(jsPath);
       }
     } else {
-      await writeOutputFile(out, await bundleJs(result.source));
+      await writeOutputFile(out, await bundleJs(result.source), { inputs });
       written.push(out);
     }
-    console.log(`compiled in ${ms.toFixed(1)} ms: wrote ${written.join(", ")}`);
+    console.log(printableLines(`compiled in ${ms.toFixed(1)} ms: wrote ${written.join(", ")}`));
   },
 };

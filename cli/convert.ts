@@ -5,8 +5,9 @@
  * @module
  */
 import { convertStateDict } from "../convert/state_dict.ts";
-import { UsageError } from "../ggml/errors.ts";
+import { printable, UsageError } from "../ggml/errors.ts";
 import { type Command, parseCommandArgs, readInputFile, writeOutputFile } from "./command.ts";
+import { STATE_DICT_MAX_BYTES } from "./files.ts";
 
 const help = `usage: ggufc convert STATE_DICT -o OUT.gguf [--legacy OUT.bin] [--name NAME]
 
@@ -41,19 +42,22 @@ export const convertCommand: Command = {
     if (values.output === undefined) {
       throw new UsageError("convert needs -o OUT.gguf (see 'ggufc convert --help')");
     }
-    const bytes = await readInputFile(input, "state dict");
+    const bytes = await readInputFile(input, {
+      what: "state dict",
+      maxBytes: STATE_DICT_MAX_BYTES,
+    });
     const name = input.split(/[\\/]/).pop() ?? input;
     const result = convertStateDict(
       bytes,
       name,
       values.name === undefined ? {} : { name: values.name },
     );
-    await writeOutputFile(values.output, result.gguf);
+    await writeOutputFile(values.output, result.gguf, { inputs: [input] });
     const shapes = result.stateDict.tensors.map((t) => `${t.name} (${t.shape.join("x")})`);
-    console.log(`${input}: ${shapes.join(", ")}`);
+    console.log(printable(`${input}: ${shapes.join(", ")}`));
     console.log(`wrote ${values.output} (mnist-fc GGUF, ${result.gguf.length} bytes)`);
     if (values.legacy !== undefined) {
-      await writeOutputFile(values.legacy, result.legacy);
+      await writeOutputFile(values.legacy, result.legacy, { inputs: [input] });
       console.log(`wrote ${values.legacy} (legacy ggml, ${result.legacy.length} bytes)`);
     }
   },

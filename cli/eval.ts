@@ -3,10 +3,11 @@
  *
  * @module
  */
-import { type Command, parseCommandArgs, writeOutputFile } from "./command.ts";
+import { checkOutputPath, type Command, parseCommandArgs, writeOutputFile } from "./command.ts";
 import { MODEL_SOURCE_OPTIONS, modelSourceHelp, predictorFromArgs } from "./model_source.ts";
-import { readImages, readLabels } from "./mnist_inputs.ts";
+import { imagesPath, labelsPath, readImages, readLabels } from "./mnist_inputs.ts";
 import { type EvalResult, evaluate } from "../reference/evaluate.ts";
+import { printableJson } from "../ggml/errors.ts";
 
 const help =
   `usage: ggufc eval MODEL [--images FILE --labels FILE] [--json] [--predictions FILE.tsv]
@@ -46,6 +47,14 @@ export const evalCommand: Command = {
       predictions: { type: "string" },
       ...MODEL_SOURCE_OPTIONS,
     });
+    // Checked before the evaluation, not after it: the predictions never replace an input.
+    const inputs = [
+      positionals[0],
+      values.module,
+      imagesPath(values.images),
+      labelsPath(values.labels),
+    ];
+    if (values.predictions) await checkOutputPath(values.predictions, { inputs });
     const images = await readImages(values.images);
     const labels = await readLabels(values.labels, images);
 
@@ -62,11 +71,11 @@ export const evalCommand: Command = {
       for (let i = 0; i < result.images; i++) {
         lines.push(`${i}\t${labels[i]}\t${result.predictions[i]}`);
       }
-      await writeOutputFile(values.predictions, lines.join("\n") + "\n");
+      await writeOutputFile(values.predictions, lines.join("\n") + "\n", { inputs });
     }
     if (values.json) {
       const { predictions: _, ...figures } = result;
-      console.log(JSON.stringify({ ...figures, engine: predictor.engine }));
+      console.log(printableJson(JSON.stringify({ ...figures, engine: predictor.engine })));
     } else {
       console.log(formatEval(result));
     }

@@ -6,10 +6,12 @@
  */
 import { loadModel } from "../compiler/frontend/mod.ts";
 import { exportOnnx, ONNX_INPUT_NAME, ONNX_OPSET, ONNX_OUTPUT_NAME } from "../export/onnx.ts";
-import { UsageError } from "../ggml/errors.ts";
+import { printable, UsageError } from "../ggml/errors.ts";
 import {
+  checkOutputPath,
   type Command,
   intOption,
+  MODEL_FILE,
   parseCommandArgs,
   readInputFile,
   writeOutputFile,
@@ -55,14 +57,18 @@ export const exportCommand: Command = {
     }
     const check = intOption("check", values.check, 1, 10000);
     const input = positionals[0]!;
-    const bytes = await readInputFile(input, "model");
+    const inputs = [input];
+    await checkOutputPath(values.output, { inputs });
+    const bytes = await readInputFile(input, MODEL_FILE);
     const { graph, layout } = loadModel(bytes, input);
     const onnx = exportOnnx(graph);
-    await writeOutputFile(values.output, onnx.bytes);
+    await writeOutputFile(values.output, onnx.bytes, { inputs });
     console.log(
-      `wrote ${values.output} (ONNX, ${onnx.bytes.length} bytes, ${onnx.nodeCount} nodes, ` +
-        `${onnx.initializerCount} initializers; layout ${layout}; ` +
-        `input [${onnx.inputShape.join(", ").replace("-1", "N")}])`,
+      printable(
+        `wrote ${values.output} (ONNX, ${onnx.bytes.length} bytes, ${onnx.nodeCount} nodes, ` +
+          `${onnx.initializerCount} initializers; layout ${layout}; ` +
+          `input [${onnx.inputShape.join(", ").replace("-1", "N")}])`,
+      ),
     );
     if (check !== undefined) {
       // Loaded only when asked: onnxruntime-web is a benchmark dependency.

@@ -5,14 +5,16 @@
  * @module
  */
 import {
+  checkOutputPath,
   choiceOption,
   type Command,
+  MODEL_FILE,
   numberOption,
   parseCommandArgs,
   readInputFile,
   writeOutputFile,
 } from "./command.ts";
-import { UsageError } from "../ggml/errors.ts";
+import { printable, UsageError } from "../ggml/errors.ts";
 import { loadModel } from "../compiler/frontend/mod.ts";
 import { CompileError } from "../compiler/plan/plan.ts";
 import { GRAPH_STAGES, type GraphFormat, type RankDir, renderGraph } from "../render/mod.ts";
@@ -71,7 +73,9 @@ export const graphCommand: Command = {
     const scale = numberOption("scale", values.scale, 0.25, 8) ?? 2;
 
     const file = positionals[0]!;
-    const { graph } = loadModel(await readInputFile(file, "model"), file);
+    const inputs = [file];
+    await checkOutputPath(out, { inputs });
+    const { graph } = loadModel(await readInputFile(file, MODEL_FILE), file);
     let bytes: Uint8Array;
     try {
       bytes = await renderGraph(graph, { stage, format, rankdir, scale });
@@ -81,7 +85,9 @@ export const graphCommand: Command = {
       }
       throw e;
     }
-    await writeOutputFile(out, bytes);
-    console.log(`${out}: ${stage} graph of ${graph.meta.name}, ${format}, ${bytes.length} bytes`);
+    await writeOutputFile(out, bytes, { inputs });
+    console.log(
+      printable(`${out}: ${stage} graph of ${graph.meta.name}, ${format}, ${bytes.length} bytes`),
+    );
   },
 };

@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { type Command, parseCommandArgs, readInputFile } from "./command.ts";
-import { UsageError } from "../ggml/errors.ts";
+import { type Command, MODEL_FILE, parseCommandArgs, readInputFile } from "./command.ts";
+import { printable, printableJson, UsageError } from "../ggml/errors.ts";
 import { type GgufValue, isGguf, readGguf } from "../ggml/gguf_reader.ts";
 import { isLegacyGgml, readLegacyGgml } from "../ggml/legacy.ts";
 import { ggmlTypeName } from "../ggml/ggml_types.ts";
@@ -63,7 +63,7 @@ function textValue(v: GgufValue, limit: number): string {
     const more = v.value.length > limit ? `, ... (${v.value.length} items)` : "";
     return `[${shown.join(", ")}${more}]`;
   }
-  if (v.type === "string") return JSON.stringify(v.value);
+  if (v.type === "string") return printable(JSON.stringify(v.value));
   return String(v.value);
 }
 
@@ -132,29 +132,35 @@ function textReport(info: ModelInfo, bytes: Uint8Array, all: boolean): string {
   if (info.format === "gguf") {
     const f = readGguf(bytes, info.file);
     lines.push(
-      `${info.file}: GGUF v${f.version}, alignment ${f.alignment}, data at byte ${f.dataOffset}`,
+      `${printable(info.file)}: GGUF v${f.version}, alignment ${f.alignment}, ` +
+        `data at byte ${f.dataOffset}`,
     );
     lines.push(`metadata: ${f.metadata.size} key${f.metadata.size === 1 ? "" : "s"}`);
-    const width = Math.max(0, ...[...f.metadata.keys()].map((k) => k.length));
+    // Keys, names and string values come from the file: each is escaped before it is padded.
+    const keys = [...f.metadata.keys()].map(printable);
+    const width = Math.max(0, ...keys.map((k) => k.length));
     const typeW = Math.max(0, ...[...f.metadata.values()].map((v) => typeLabel(v).length));
-    for (const [k, v] of f.metadata) {
-      lines.push(`  ${k.padEnd(width)}  ${typeLabel(v).padEnd(typeW)}  ${textValue(v, limit)}`);
-    }
+    [...f.metadata.values()].forEach((v, i) => {
+      lines.push(
+        `  ${keys[i]!.padEnd(width)}  ${typeLabel(v).padEnd(typeW)}  ${textValue(v, limit)}`,
+      );
+    });
   } else {
-    lines.push(`${info.file}: legacy ggml file (seed FC model, float32, no metadata)`);
+    lines.push(`${printable(info.file)}: legacy ggml file (seed FC model, float32, no metadata)`);
   }
   const total = info.tensors.reduce((a, t) => a + t.bytes, 0);
   lines.push(`tensors: ${info.tensors.length} (${total} bytes of data)`);
-  const nameW = Math.max(4, ...info.tensors.map((t) => t.name.length));
+  const names = info.tensors.map((t) => printable(t.name));
+  const nameW = Math.max(4, ...names.map((n) => n.length));
   const neW = Math.max(2, ...info.tensors.map((t) => `[${t.ne.join(", ")}]`.length));
   lines.push(
     `  ${"name".padEnd(nameW)}  type  ${"ne".padEnd(neW)}  ${"offset".padStart(10)}  ${
       "bytes".padStart(10)
     }`,
   );
-  for (const t of info.tensors) {
+  for (const [i, t] of info.tensors.entries()) {
     lines.push(
-      `  ${t.name.padEnd(nameW)}  ${t.type.padEnd(4)}  ${`[${t.ne.join(", ")}]`.padEnd(neW)}  ${
+      `  ${names[i]!.padEnd(nameW)}  ${t.type.padEnd(4)}  ${`[${t.ne.join(", ")}]`.padEnd(neW)}  ${
         String(t.offset).padStart(10)
       }  ${String(t.bytes).padStart(10)}`,
     );
@@ -177,9 +183,11 @@ export const infoCommand: Command = {
       );
     }
     const path = positionals[0]!;
-    const bytes = await readInputFile(path, "model file");
+    const bytes = await readInputFile(path, { ...MODEL_FILE, what: "model file" });
     const all = values.all ?? false;
     const info = modelInfo(bytes, path, all);
-    console.log(values.json ? JSON.stringify(info, null, 2) : textReport(info, bytes, all));
+    console.log(
+      values.json ? printableJson(JSON.stringify(info, null, 2)) : textReport(info, bytes, all),
+    );
   },
 };

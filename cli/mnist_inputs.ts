@@ -7,7 +7,7 @@
 import { readIdxImages, readIdxLabels } from "../data/idx.ts";
 import { mnistPath } from "../data/mnist_data.ts";
 import { FormatError, UsageError } from "../ggml/errors.ts";
-import { readInputFile } from "./command.ts";
+import { IMAGES_MAX_BYTES, LABELS_MAX_BYTES, readInputFile } from "./files.ts";
 import { MNIST_HW } from "../compiler/frontend/mod.ts";
 
 /** Images as the models take them: `count` images of 28x28 raw pixels. */
@@ -17,10 +17,23 @@ export interface ImageSet {
   readonly pixels: Uint8Array;
 }
 
+/** The `--images` path, or the MNIST test images. */
+export function imagesPath(path: string | undefined): string {
+  return path ?? mnistPath("test-images");
+}
+
+/** The `--labels` path, or the MNIST test labels. */
+export function labelsPath(path: string | undefined): string {
+  return path ?? mnistPath("test-labels");
+}
+
 /** Reads `--images` (default: the MNIST test images) and checks they are 28x28. */
 export async function readImages(path: string | undefined): Promise<ImageSet> {
-  const file = path ?? mnistPath("test-images");
-  const idx = readIdxImages(await readInputFile(file, "images file"), file);
+  const file = imagesPath(path);
+  const idx = readIdxImages(
+    await readInputFile(file, { what: "images file", maxBytes: IMAGES_MAX_BYTES }),
+    file,
+  );
   if (idx.count === 0) {
     // Byte 4 holds the image count in an IDX header.
     throw new FormatError(file, 4, "image count", "at least one image", "0");
@@ -35,8 +48,11 @@ export async function readImages(path: string | undefined): Promise<ImageSet> {
 
 /** Reads `--labels` (default: the MNIST test labels); checks the count and that each is 0..9. */
 export async function readLabels(path: string | undefined, images: ImageSet): Promise<Uint8Array> {
-  const file = path ?? mnistPath("test-labels");
-  const labels = readIdxLabels(await readInputFile(file, "labels file"), file);
+  const file = labelsPath(path);
+  const labels = readIdxLabels(
+    await readInputFile(file, { what: "labels file", maxBytes: LABELS_MAX_BYTES }),
+    file,
+  );
   if (labels.length !== images.count) {
     throw new UsageError(
       `'${file}' has ${labels.length} labels but '${images.file}' has ${images.count} images`,

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { choiceOption, intOption, readInputFile } from "./command.ts";
+import { choiceOption, intOption, MODEL_FILE, readInputFile } from "./command.ts";
 import { UsageError } from "../ggml/errors.ts";
 import type { Predictor } from "../reference/evaluate.ts";
 import {
@@ -62,7 +62,7 @@ export async function predictorFromArgs(
     return await predictorForModule(modulePath, workers);
   }
   const file = positionals[0]!;
-  const bytes = await readInputFile(file, "model");
+  const bytes = await readInputFile(file, MODEL_FILE);
   if (workers === undefined) return await predictorForFile(bytes, file, engine);
   if (engine !== undefined && engine !== "wasm") {
     throw new UsageError(

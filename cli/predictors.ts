@@ -8,7 +8,8 @@
 import { loadModel } from "../compiler/frontend/mod.ts";
 import type { Graph } from "../compiler/ir/graph.ts";
 import { compileFile } from "../compiler/mod.ts";
-import { type EmittedModule, loadEmittedModule, loadEmittedSource } from "../compiler/emit/load.ts";
+import { type EmittedModule, loadEmittedSource } from "../compiler/emit/load.ts";
+import { checkProbabilities, loadCheckedModule } from "./module_check.ts";
 import { UsageError } from "../ggml/errors.ts";
 import type { Predictor } from "../reference/evaluate.ts";
 import { runGraph } from "../reference/interpreter.ts";
@@ -73,22 +74,30 @@ export async function predictorForFile(
 }
 
 /**
- * A predictor for a module emitted by `ggufc compile`, loaded from `path`.
+ * A predictor for a module emitted by `ggufc compile`, loaded from `path` and checked
+ * (module_check.ts): exports, `info`, a probe image, and the results of every batch.
  *
  * @param path the `.ts` / `.js` module
  * @param workers when given, a pool of that many workers (the module's `createPool`) runs the
  * batches; close the predictor afterwards
  */
 export async function predictorForModule(path: string, workers?: number): Promise<Predictor> {
-  try {
-    const stat = await Deno.stat(path);
-    if (!stat.isFile) throw new UsageError(`module '${path}' is not a file`);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) throw new UsageError(`module '${path}' does not exist`);
-    throw e;
+  const mod = await loadCheckedModule(path);
+  const classes = mod.info.classes;
+  // Every batch is checked as the probe was: a module cannot turn bad results into figures.
+  let done = 0;
+  const checked = (probs: unknown, count: number) => {
+    const out = checkProbabilities(path, probs, count, classes, done);
+    done += count;
+    return out;
+  };
+  if (workers === undefined) {
+    return {
+      engine: mod.backend(),
+      predictBatch: (images, count) =>
+        checked(mod.predictBatch(images, count).probabilities, count),
+    };
   }
-  const mod = await loadEmittedModule(path);
-  if (workers === undefined) return modulePredictor(mod);
   if (!mod.createPool) {
     throw new UsageError(`module '${path}' has no createPool (compiled by an older ggufc?)`);
   }
@@ -97,7 +106,8 @@ export async function predictorForModule(path: string, workers?: number): Promis
     engine: `${mod.backend()} x ${workers} workers`,
     // ggml's evaluation batch: large enough that the pool's per-call cost (~0.1 ms) vanishes.
     batch: 500,
-    predictBatch: async (images, count) => (await pool.predictBatch(images, count)).probabilities,
+    predictBatch: async (images, count) =>
+      checked((await pool.predictBatch(images, count)).probabilities, count),
     close: () => pool.close(),
   };
 }

@@ -6,7 +6,7 @@
 import { type Command, intOption, parseCommandArgs } from "./command.ts";
 import { MODEL_SOURCE_OPTIONS, modelSourceHelp, predictorFromArgs } from "./model_source.ts";
 import { readImages } from "./mnist_inputs.ts";
-import { UsageError } from "../ggml/errors.ts";
+import { printable, UsageError } from "../ggml/errors.ts";
 import { argmax } from "../reference/interpreter.ts";
 import { MNIST_HW } from "../compiler/frontend/mod.ts";
 
@@ -76,7 +76,7 @@ export const runCommand: Command = {
     const probs = await predictor.predictBatch(pixels, 1);
     await predictor.close?.();
     const digit = argmax(probs, 0, probs.length);
-    console.log(`image ${index} (engine: ${predictor.engine})`);
+    console.log(printable(`image ${index} (engine: ${predictor.engine})`));
     console.log(`predicted digit is ${digit}`);
     console.log(
       `probabilities: ${Array.from(probs, (p, i) => `${i}: ${p.toFixed(4)}`).join("  ")}`,

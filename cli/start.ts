@@ -9,14 +9,16 @@ import {
   choiceOption,
   type Command,
   intOption,
+  MODEL_FILE,
   parseCommandArgs,
   readInputFile,
   writeOutputFile,
 } from "./command.ts";
+import { fileError } from "./files.ts";
 import { readImages, readLabels } from "./mnist_inputs.ts";
 import { asciiDigit, seededIndex } from "./run.ts";
 import { formatEval } from "./eval.ts";
-import { UsageError } from "../ggml/errors.ts";
+import { printable, printableLines, UsageError } from "../ggml/errors.ts";
 import { evaluate } from "../reference/evaluate.ts";
 import { modulePredictor } from "./predictors.ts";
 import { bundleJs, compileFile } from "../compiler/mod.ts";
@@ -57,18 +59,24 @@ export const startCommand: Command = {
     const outDir = values.out ?? "build";
 
     // 1. Compile.
-    const bytes = await readInputFile(modelPath, "model");
+    const bytes = await readInputFile(modelPath, MODEL_FILE);
     const t0 = performance.now();
     const result = compileFile(bytes, modelPath, { target });
     const js = await bundleJs(result.source);
     const compileMs = performance.now() - t0;
     const base = modelPath.split(/[\\/]/).pop()!.replace(/\.(gguf|bin)$/, "");
-    await Deno.mkdir(outDir, { recursive: true });
+    try {
+      await Deno.mkdir(outDir, { recursive: true });
+    } catch (e) {
+      throw fileError(e, outDir, "write", "folder");
+    }
     const tsPath = `${outDir}/${base}.ts`, jsPath = `${outDir}/${base}.js`;
-    await writeOutputFile(tsPath, result.source);
-    await writeOutputFile(jsPath, js);
-    console.log(`compiled ${modelPath} in ${compileMs.toFixed(0)} ms -> ${tsPath}, ${jsPath}`);
-    console.log(result.report.summary);
+    await writeOutputFile(tsPath, result.source, { inputs: [modelPath] });
+    await writeOutputFile(jsPath, js, { inputs: [modelPath] });
+    console.log(
+      printable(`compiled ${modelPath} in ${compileMs.toFixed(0)} ms -> ${tsPath}, ${jsPath}`),
+    );
+    console.log(printableLines(result.report.summary));
     console.log("");
 
     // 2. One digit, as the seed's program shows it.

@@ -5,6 +5,7 @@
  * @module
  */
 import {
+  checkOutputPath,
   choiceOption,
   type Command,
   intOption,
@@ -12,7 +13,6 @@ import {
   parseCommandArgs,
   writeOutputFile,
 } from "./command.ts";
-import { dirname } from "node:path";
 import { UsageError } from "../ggml/errors.ts";
 import { type Arch, ARCHS } from "../models/train/layers.ts";
 import { defaultLayout, LAYOUTS } from "../models/train/export.ts";
@@ -53,19 +53,6 @@ options:
   --images N           train on the first N training images only (quick runs)
   --threads T          threads for the matrix products (1); any count gives the same bytes`;
 
-async function checkWritable(path: string): Promise<void> {
-  const dir = dirname(path) || ".";
-  let info: Deno.FileInfo;
-  try {
-    info = await Deno.stat(dir);
-  } catch {
-    throw new UsageError(`cannot write '${path}': directory '${dir}' does not exist`);
-  }
-  if (!info.isDirectory) {
-    throw new UsageError(`cannot write '${path}': '${dir}' is not a directory`);
-  }
-}
-
 /** The `train` command. */
 export const trainCommand: Command = {
   name: "train",
@@ -95,7 +82,7 @@ export const trainCommand: Command = {
     if (!values.output) throw new UsageError("train needs -o OUT.gguf");
     // Fail before a long run, not after it, when an output cannot be written.
     for (const out of [values.output, values.legacy]) {
-      if (out !== undefined) await checkWritable(out);
+      if (out !== undefined) await checkOutputPath(out);
     }
     const d = TRAIN_DEFAULTS[arch];
     const layout = choiceOption("layout", values.layout, LAYOUTS) ?? defaultLayout(arch);

@@ -9,6 +9,12 @@ import { FormatError } from "./errors.ts";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
+/**
+ * Reads made by every ByteReader (one per field read), for tests that bound the work a reader
+ * does on a hostile file: a loop driven by an unchecked count shows up as millions of reads.
+ */
+export const byteReaderCounters = { reads: 0 };
+
 /** Little-endian cursor over `bytes` that names `file` in its errors. */
 export class ByteReader {
   readonly view: DataView;
@@ -30,6 +36,7 @@ export class ByteReader {
 
   /** Throws unless `n` more bytes are available for `field`. */
   need(n: number, field: string): void {
+    byteReaderCounters.reads++;
     if (n > this.remaining) {
       throw new FormatError(
         this.file,

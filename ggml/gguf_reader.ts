@@ -89,6 +89,11 @@ export interface GgufFile {
 export const GGUF_DEFAULT_ALIGNMENT = 32;
 /** Deepest nesting of arrays in metadata accepted (arrays of arrays of ...). */
 export const GGUF_MAX_ARRAY_DEPTH = 8;
+/**
+ * Longest tensor name in bytes: ggml keeps names in a `char[GGML_MAX_NAME]` (64) with its NUL
+ * and its loader refuses longer ones (docs/gguf.md: "at most 64 bytes").
+ */
+export const GGUF_MAX_TENSOR_NAME = 63;
 /** Most dims a tensor may have (GGML_MAX_DIMS). */
 export const GGUF_MAX_DIMS = 4;
 /**
@@ -319,12 +324,22 @@ class GgufParser {
       alignment = al.value;
     }
 
-    type Info = Omit<GgufTensor, "fileOffset" | "data"> & { at: number };
+    /** `at`: where the tensor info starts; `infoBytes`: its length (the offset is its last 8). */
+    type Info = Omit<GgufTensor, "fileOffset" | "data"> & { at: number; infoBytes: number };
     const infos: Info[] = [];
     const names = new Set<string>();
     for (let i = 0; i < nTensors; i++) {
       const at = r.pos;
       const name = this.string(`tensor ${i} name`);
+      const nameBytes = r.pos - at - this.lenSize;
+      if (nameBytes > GGUF_MAX_TENSOR_NAME) {
+        throw r.error(
+          `tensor ${i} name`,
+          `at most ${GGUF_MAX_TENSOR_NAME} bytes (ggml's GGML_MAX_NAME - 1)`,
+          `${nameBytes} bytes`,
+          at,
+        );
+      }
       if (names.has(name)) {
         throw r.error(`tensor ${i} name`, "a unique name", `duplicate '${name}'`, at);
       }
@@ -399,11 +414,27 @@ class GgufParser {
           offAt,
         );
       }
-      infos.push({ name, ne, type: typeId, offset, byteSize: tensorByteSize(typeId, ne), at });
+      const byteSize = tensorByteSize(typeId, ne);
+      infos.push({ name, ne, type: typeId, offset, byteSize, at, infoBytes: r.pos - at });
+    }
+
+    // As ggml's loader: tensor i's offset must be the sum of the sizes of tensors 0..i-1, each
+    // padded to the alignment. So tensors are in file order and never overlap.
+    let expectedOffset = 0;
+    for (const t of infos) {
+      if (t.offset !== expectedOffset) {
+        throw r.error(
+          `tensor '${t.name}' offset`,
+          `${expectedOffset} (the padded sizes of the tensors before it)`,
+          `${t.offset}${t.offset < expectedOffset ? " (overlaps an earlier tensor's data)" : ""}`,
+          t.at + t.infoBytes - 8,
+        );
+      }
+      expectedOffset += Math.ceil(t.byteSize / alignment) * alignment;
     }
 
     const dataOffset = Math.ceil(r.pos / alignment) * alignment;
-    const tensors: GgufTensor[] = infos.map(({ at, ...t }) => {
+    const tensors: GgufTensor[] = infos.map(({ at, infoBytes: _, ...t }) => {
       const fileOffset = dataOffset + t.offset;
       if (fileOffset + t.byteSize > bytes.length) {
         throw new FormatError(

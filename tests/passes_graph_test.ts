@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { collapseBias } from "../compiler/passes/collapse_bias.ts";
 import { foldScale } from "../compiler/passes/fold_input_scale.ts";
 import { foldViews } from "../compiler/passes/fold_views.ts";
-import { formatGraph, type GraphPass } from "../compiler/passes/pass.ts";
+import type { GraphPass } from "../compiler/passes/pass.ts";
 import { prune } from "../compiler/passes/prune.ts";
 import type { Graph } from "../compiler/ir/graph.ts";
 import { GRAPH_PASSES } from "../compiler/mod.ts";
@@ -94,12 +94,11 @@ Deno.test("prune drops nodes nothing consumes", () => {
   );
 });
 
-Deno.test("all graph passes together keep the results and print as one line per node", () => {
+Deno.test("all graph passes together keep the results", () => {
   const passes: GraphPass[] = [foldScale, collapseBias, foldViews, prune];
   for (const layout of LAYOUTS) {
     const g = randomModel(layout, 9);
     const after = passes.reduce((x, p) => p.run(x), g);
     assertSameResults(g, after, layout);
-    assert.equal(formatGraph(after).split("\n").length, after.nodes.length);
   }
 });

@@ -8,8 +8,3 @@ Deno.test("ggufc web rejects a bad port, unknown options and stray arguments wit
   await assert.rejects(webCommand.run(["--bogus"]), UsageError);
   await assert.rejects(webCommand.run(["models/mnist-cnn.gguf"]), /unexpected argument/);
 });
-
-Deno.test("ggufc web --help names the port flag and the build folder", () => {
-  assert.match(webCommand.help, /--port N/);
-  assert.match(webCommand.help, /web\/dist/);
-});

@@ -2,13 +2,53 @@
  * `deno task fuzz [--runs N] [--seed S] [--format gguf|legacy|idx|statedict|all] [--first I]
  * [--save DIR]`: the deterministic mutation fuzzer. Prints per format the cases run, how many
  * loaded and how many were rejected with a format error, the time per case and every distinct
- * failure (seed, case number, saved input). Exits 1 when anything failed.
+ * failure (seed, case number, saved input); with gguf, also the crafted cases (crafted.ts:
+ * aliased tensor offsets, control characters in strings). Exits 1 when anything failed.
  *
  * @module
  */
 import { fileURLToPath } from "node:url";
 import { currentCase, fuzzFormat, saveInput } from "./fuzz/runner.ts";
 import { FUZZ_FORMATS, type FuzzFormat } from "./fuzz/types.ts";
+import { aliasedOffsetCases, controlCharCases } from "./fuzz/crafted.ts";
+import { seedsOf } from "./fuzz/seeds.ts";
+import { isExpectedError, runTarget } from "./fuzz/targets.ts";
+
+/**
+ * The crafted GGUF cases (crafted.ts): aliased offsets must be rejected, control characters
+ * in strings must load or be rejected. Returns the number of failures, printed.
+ */
+function runCrafted(): number {
+  const seeds = seedsOf("gguf");
+  let failed = 0;
+  const families = [
+    ["aliased-offsets", aliasedOffsetCases(seeds), true],
+    ["control-chars", controlCharCases(seeds), false],
+  ] as const;
+  for (const [family, cases, mustReject] of families) {
+    let valid = 0, rejected = 0;
+    for (const c of cases) {
+      try {
+        runTarget("gguf", c.bytes, false);
+        valid++;
+        if (mustReject) {
+          failed++;
+          console.log(`  FAIL ${c.name}: loaded`);
+        }
+      } catch (e) {
+        if (isExpectedError(e)) rejected++;
+        else {
+          failed++;
+          console.log(`  FAIL ${c.name}: ${e}`);
+        }
+      }
+    }
+    console.log(
+      `gguf ${family}: ${cases.length} crafted cases: ${valid} valid, ${rejected} rejected`,
+    );
+  }
+  return failed;
+}
 
 const DEFAULT_SAVE_DIR = fileURLToPath(new URL("../tests/fixtures/fuzz", import.meta.url));
 
@@ -89,6 +129,7 @@ if (import.meta.main) {
         `${report.valid} valid, ${report.rejected} rejected, ${report.failures.length} failures; ` +
         `${report.msPerCase.toFixed(3)} ms/case, slowest ${report.maxCaseMs.toFixed(1)} ms, ` +
         `max growth per case ${(report.maxCaseGrowth / 2 ** 20).toFixed(1)} MiB, ` +
+        `max allocated per case ${(report.maxCaseAlloc / 2 ** 20).toFixed(1)} MiB, ` +
         `rss growth ${(report.rssGrowth / 2 ** 20).toFixed(0)} MiB`,
     );
     for (const f of report.failures) {
@@ -99,5 +140,6 @@ if (import.meta.main) {
     }
     failed += report.failures.length;
   }
+  if (opts.formats.includes("gguf")) failed += runCrafted();
   Deno.exit(failed > 0 ? 1 : 0);
 }

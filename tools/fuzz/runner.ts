@@ -1,14 +1,17 @@
 /**
  * The fuzz loop: case `i` of seed `S` picks a seed file and mutations from a random source
  * seeded by (S, format, i) alone, so any case reproduces on its own. Each case runs in
- * process with a time check (1 s) and a memory check (heap + external growth during the
- * case); an exception other than FormatError / GraphError, a slow case or a big allocation is
- * a failure, and its input is saved (once per distinct failure) for a regression fixture.
+ * process and counts the bytes it allocates (alloc_counter.ts: exact, whatever the machine);
+ * the `deno task fuzz` tool also checks each case's time (1 s) and heap growth, which depend on
+ * the machine and so stay out of CI. An exception other than FormatError / GraphError, a slow
+ * case or a big allocation is a failure, and its input is saved (once per distinct failure)
+ * for a regression fixture.
  *
  * @module
  */
 import { createHash } from "node:crypto";
 import { rng } from "../../testkit/random.ts";
+import { allocatedBytesOf, countAllocations } from "./alloc_counter.ts";
 import { mutate } from "./mutate.ts";
 import { seedsOf } from "./seeds.ts";
 import { isExpectedError, runTarget } from "./targets.ts";
@@ -33,10 +36,12 @@ export interface FuzzOptions {
   readonly firstCase?: number;
   /** Folder to save failing inputs in; none when undefined. */
   readonly saveDir?: string;
-  /** A case slower than this fails. Default 1000 ms. */
+  /** A case slower than this fails. Default 1000 ms; Infinity turns the check off (CI). */
   readonly caseLimitMs?: number;
   /** A case growing heap + external memory by more than this fails. Default 128 MiB. */
   readonly caseMemoryLimit?: number;
+  /** A case allocating more bytes than this (counted, not measured) fails. Default 64 MiB. */
+  readonly caseAllocLimit?: number;
   /** Run the reference interpreter on every n-th case whose model loads. Default 1. */
   readonly interpretEvery?: number;
   /** What runs on each input; default {@link runTarget} (tests plant bugs through this). */
@@ -133,6 +138,7 @@ export function fuzzFormat(opts: FuzzOptions): FuzzReport {
   const { format, runs, seed } = opts;
   const limitMs = opts.caseLimitMs ?? 1000;
   const memLimit = opts.caseMemoryLimit ?? 128 * 2 ** 20;
+  const allocLimit = opts.caseAllocLimit ?? 64 * 2 ** 20;
   const target = opts.target ?? runTarget;
   const seeds = seedsOf(format);
   // The seeds themselves must load: otherwise every case is only an error path.
@@ -140,7 +146,7 @@ export function fuzzFormat(opts: FuzzOptions): FuzzReport {
   const first = opts.firstCase ?? 0;
   const seen = new Set<string>();
   const failures: FuzzFailure[] = [];
-  let valid = 0, rejected = 0, maxCaseMs = 0, maxCaseGrowth = 0;
+  let valid = 0, rejected = 0, maxCaseMs = 0, maxCaseGrowth = 0, maxCaseAlloc = 0;
   const rss0 = Deno.memoryUsage().rss;
   const t0 = performance.now();
   for (let i = first; i < first + runs; i++) {
@@ -149,12 +155,20 @@ export function fuzzFormat(opts: FuzzOptions): FuzzReport {
     const m0 = memoryInUse();
     const c0 = performance.now();
     let failure: [FailureKind, unknown] | undefined;
+    let allocated = 0;
     try {
-      target(format, input, i % (opts.interpretEvery ?? 1) === 0);
+      allocated = countAllocations(() =>
+        target(format, input, i % (opts.interpretEvery ?? 1) === 0)
+      ).bytes;
       valid++;
     } catch (e) {
+      allocated = allocatedBytesOf(e);
       if (isExpectedError(e)) rejected++;
       else failure = ["exception", e];
+    }
+    maxCaseAlloc = Math.max(maxCaseAlloc, allocated);
+    if (!failure && allocated > allocLimit) {
+      failure = ["memory", new Error(`case allocated ${(allocated / 2 ** 20).toFixed(0)} MiB`)];
     }
     const ms = performance.now() - c0;
     const growth = memoryInUse() - m0;
@@ -195,6 +209,7 @@ export function fuzzFormat(opts: FuzzOptions): FuzzReport {
     msPerCase: (performance.now() - t0) / Math.max(1, runs),
     maxCaseMs,
     maxCaseGrowth,
+    maxCaseAlloc,
     rssGrowth: Deno.memoryUsage().rss - rss0,
   };
 }

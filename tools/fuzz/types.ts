@@ -77,6 +77,8 @@ export interface FuzzReport {
   readonly maxCaseMs: number;
   /** Largest heap + external growth during one case, in bytes. */
   readonly maxCaseGrowth: number;
+  /** Most bytes one case allocated (counted by alloc_counter.ts). */
+  readonly maxCaseAlloc: number;
   /** Resident set size growth over the whole run, in bytes. */
   readonly rssGrowth: number;
 }
