@@ -36,7 +36,8 @@ type Acc = (x: number) => number;
  * Runs `graph` on `input` and returns the value of every node, indexed by node id.
  *
  * @param graph the graph to run
- * @param input the input node's values (raw pixels 0..255), length = product of its ne
+ * @param input the input node's values (raw pixels 0..255, or byte tokens as `graph.meta.inputKind`
+ *   says), length = product of its ne
  * @param options accumulation precision
  * @returns one Float32Array per node (weights are returned as stored)
  * @example
@@ -75,9 +76,9 @@ export function interpret(
  * Runs `graph` on `input` and returns the output node's value (the probabilities).
  *
  * @param graph the graph to run
- * @param input raw pixel values, length = product of the input's ne
+ * @param input the input values (pixels or byte tokens), length = product of the input's ne
  * @param options accumulation precision
- * @returns the output values, ne [10, N] for the MNIST models
+ * @returns the output values, ne [10, N] for the MNIST models, [113, N] for Magika
  */
 export function runGraph(
   graph: Graph,
@@ -247,20 +248,21 @@ function geluGgmlF16(x: number): number {
 }
 
 /**
- * ggml_norm per row along ne[0]: sums in f64 (ggml_float), mean, variance and scale rounded to
- * f32 as ggml stores them: y = (x - mean) / sqrt(variance + eps).
+ * ggml_norm per row along ne[0]: y = (x - mean) / sqrt(variance + eps), with ggml's roundings:
+ * sums in f64 (ggml_float), the sum, mean, each (x - mean) and its square, the variance and the
+ * scale in f32.
  */
 function norm(x: Float32Array, ne: Ne, eps: number): Float32Array {
   const n = ne[0], out = new Float32Array(x.length), eps32 = Math.fround(eps);
   for (let base = 0; base < x.length; base += n) {
     let sum = 0;
     for (let i = 0; i < n; i++) sum += x[base + i]!;
-    const mean = Math.fround(sum / n);
+    const mean = Math.fround(Math.fround(sum) / n);
     let sum2 = 0;
     for (let i = 0; i < n; i++) {
       const d = Math.fround(x[base + i]! - mean);
       out[base + i] = d;
-      sum2 += d * d;
+      sum2 += Math.fround(d * d);
     }
     const variance = Math.fround(sum2 / n);
     const scale = Math.fround(1 / Math.fround(Math.sqrt(Math.fround(variance + eps32))));

@@ -89,8 +89,8 @@ export type Op =
    */
   | { readonly kind: "one_hot"; readonly depth: number }
   /**
-   * ggml_get_rows(a [ne0,rows,a2,a3], idx [n,b1,b2]) -> [ne0,n,b1,b2]: row idx[i] of a, in the
-   * a2 = b1, a3 = b2 plane of idx. Indices are integers held as f32 (ggml's are i32).
+   * ggml_get_rows(a [ne0,rows,a2,a3], idx [n,a2,a3]) -> [ne0,n,a2,a3]: result row (i, j, l) is
+   * row idx[i,j,l] of a's plane (j, l). Indices are integers held as f32 (ggml's are i32).
    */
   | { readonly kind: "get_rows" }
   /** ggml_soft_max: softmax along ne[0] of each row. */
