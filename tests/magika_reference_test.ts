@@ -7,10 +7,10 @@
  * - default interpreter (gelu's tanh form in full precision): same top label on every file and
  *   |p - p_ggml| <= 2e-3 for every probability. ggml's CPU gelu rounds its input to f16 and reads
  *   an f16 table, which moves the probabilities by up to ~1e-3 (the fixture README measures 1.1e-3
- *   on 207 files; 6.8e-4 here on 77).
+ *   on 207 files; 6.9e-4 here on 77).
  * - `ggmlGeluF16` (the interpreter reproducing that table), on the 8 files where the table moves
  *   the probabilities most: |dp| <= 2e-5. What is left is f32 summation order (ggml's SIMD dot
- *   products vs the interpreter's in-order sums); measured 5.5e-6.
+ *   products vs the interpreter's in-order sums); measured 5.3e-6.
  *
  * Skipped with a note when ../shared is absent.
  */
