@@ -6,7 +6,7 @@
  * @module
  */
 import { loadModel } from "../compiler/frontend/mod.ts";
-import type { Graph } from "../compiler/ir/graph.ts";
+import { type Graph, inputKind } from "../compiler/ir/graph.ts";
 import { compileFile } from "../compiler/mod.ts";
 import { type EmittedModule, loadEmittedSource } from "../compiler/emit/load.ts";
 import { checkProbabilities, loadCheckedModule } from "./module_check.ts";
@@ -26,6 +26,13 @@ export type Engine = typeof ENGINES[number];
  * @returns a predictor looping over the images
  */
 export function interpreterPredictor(graph: Graph): Predictor {
+  if (inputKind(graph) !== "pixels") {
+    throw new UsageError(
+      `${graph.meta.arch}: models with ${
+        inputKind(graph)
+      } input are not supported yet by run and eval`,
+    );
+  }
   const inputSize = graph.nodes[graph.input]!.ne.reduce((a, b) => a * b, 1);
   const input = new Float32Array(inputSize);
   return {

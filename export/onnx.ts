@@ -21,6 +21,7 @@ import {
   formatNe,
   type Graph,
   GraphError,
+  inputKind,
   liveNodes,
   type Ne,
   type Node,
@@ -133,6 +134,12 @@ type Val = Act | Const;
  * ```
  */
 export function exportOnnx(graph: Graph, options: OnnxExportOptions = {}): OnnxExport {
+  if (inputKind(graph) !== "pixels") {
+    throw new GraphError(
+      graph.nodes[graph.input]!.name,
+      `${graph.meta.arch}: models with ${inputKind(graph)} input are not supported yet by export`,
+    );
+  }
   const lowered = lower(graph);
   const bytes = encodeModel(graph, lowered, options);
   return {
@@ -343,6 +350,13 @@ function lower(graph: Graph): Lowered {
         vals.set(id, { kind: "act", name, ne: node.ne, batch });
         break;
       }
+      case "mul":
+      case "gelu":
+      case "norm":
+      case "one_hot":
+      case "get_rows":
+      case "pool_1d":
+        throw new GraphError(node.name, `op ${op.kind} has no ONNX export yet`);
       default: {
         const never: never = op;
         throw new GraphError(

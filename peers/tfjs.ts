@@ -330,6 +330,13 @@ function buildForward(
         });
         break;
       }
+      case "mul":
+      case "gelu":
+      case "norm":
+      case "one_hot":
+      case "get_rows":
+      case "pool_1d":
+        throw new GraphError(node.name, `TF.js peer: op ${op.kind} is not supported`);
       default: {
         const never: never = op;
         throw new GraphError(node.name, `TF.js peer: op ${(never as { kind: string }).kind}`);

@@ -8,7 +8,15 @@
  *
  * @module
  */
-import { formatNe, type Graph, type Ne, type Node, numel, type Op } from "../compiler/ir/graph.ts";
+import {
+  formatNe,
+  type Graph,
+  isTranspose,
+  type Ne,
+  type Node,
+  numel,
+  type Op,
+} from "../compiler/ir/graph.ts";
 import { dotText } from "./escape.ts";
 
 /** Direction of the layout: top to bottom or left to right. */
@@ -123,8 +131,14 @@ export function opLabel(op: Op): string {
       return `pool_2d ${op.pool} k${op.k0},${op.k1} s${op.s0},${op.s1} p${op.p0},${op.p1}`;
     case "scale":
       return `scale ×${Number(op.factor.toPrecision(6))}`;
+    case "pool_1d":
+      return `pool_1d ${op.pool} k${op.k0} s${op.s0} p${op.p0}`;
     case "permute":
-      return `permute [${op.axes.join(",")}]`;
+      return isTranspose(op.axes) ? "transpose" : `permute [${op.axes.join(",")}]`;
+    case "norm":
+      return `norm ε ${Number(op.eps.toPrecision(6))}`;
+    case "one_hot":
+      return `one_hot depth ${op.depth}`;
     default:
       return op.kind;
   }

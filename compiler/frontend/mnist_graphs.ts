@@ -16,8 +16,8 @@ export const MNIST_HW = 28;
 /** Digit classes (ggml's MNIST_NCLASSES): every model's output has exactly 10 values. */
 export const MNIST_CLASSES = 10;
 
-/** The four model layouts this project reads. */
-export type ModelLayout = "seed-cnn" | "seed-fc" | "ggml-fc" | "ggml-cnn";
+/** The four MNIST model layouts this project reads. */
+export type MnistLayout = "seed-cnn" | "seed-fc" | "ggml-fc" | "ggml-cnn";
 
 function weight(b: GraphBuilder, w: WeightSet, t: WeightTensor): number {
   return b.weight(t.name, t.ne, t.type, w.finiteValues(t));
@@ -112,7 +112,7 @@ export function buildCnn(
 }
 
 /** The tensor names that identify each layout. */
-export const LAYOUT_SIGNATURES: Record<ModelLayout, readonly string[]> = {
+export const LAYOUT_SIGNATURES: Record<MnistLayout, readonly string[]> = {
   "seed-cnn": CNN_NAMES["seed-cnn"],
   "ggml-cnn": CNN_NAMES["ggml-cnn"],
   "ggml-fc": ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"],

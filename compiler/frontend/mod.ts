@@ -9,14 +9,19 @@ import { type GgufFile, metaString, readGguf, tensorToF32 } from "../../ggml/ggu
 import { ggmlTypeName } from "../../ggml/ggml_types.ts";
 import { isLegacyGgml, readLegacyGgml } from "../../ggml/legacy.ts";
 import type { Graph } from "../ir/graph.ts";
-import { buildCnn, buildFc, LAYOUT_SIGNATURES, type ModelLayout } from "./mnist_graphs.ts";
+import { buildMagika, MAGIKA_TENSORS } from "./magika_graph.ts";
+import { buildCnn, buildFc, LAYOUT_SIGNATURES, type MnistLayout } from "./mnist_graphs.ts";
 import { WeightSet, type WeightTensor } from "./weights.ts";
 
-export { MNIST_HW, type ModelLayout } from "./mnist_graphs.ts";
+export { MNIST_HW, type MnistLayout } from "./mnist_graphs.ts";
+export { MAGIKA, MAGIKA_LABELS } from "./magika_graph.ts";
+
+/** Every model layout this project reads: the four MNIST ones and Google's Magika. */
+export type ModelLayout = MnistLayout | "magika";
 
 /** Options of {@link loadModel}. */
 export interface LoadModelOptions {
-  /** Images per graph run (the input's last dim). Default 1. */
+  /** Images (MNIST) or files (Magika) per graph run: the input's last dim. Default 1. */
   readonly batch?: number;
 }
 
@@ -30,7 +35,8 @@ export interface LoadedModel {
 
 const SUPPORTED = "seed CNN (GGUF mnist-cnn: kernel1, bias1, kernel2, bias2, dense_w, dense_b), " +
   "seed FC (legacy ggml file), ggml mnist-fc (GGUF: fc1.weight, fc1.bias, fc2.weight, fc2.bias), " +
-  "ggml mnist-cnn (GGUF: conv1.kernel, conv1.bias, conv2.kernel, conv2.bias, dense.weight, dense.bias)";
+  "ggml mnist-cnn (GGUF: conv1.kernel, conv1.bias, conv2.kernel, conv2.bias, dense.weight, dense.bias), " +
+  "Magika standard_v1 (GGUF arch magika, as ggml's examples/magika/convert.py writes it)";
 
 /**
  * Reads a model file and builds its graph.
@@ -85,13 +91,18 @@ export function loadModel(
   const arch = metaString(gguf, "general.architecture");
   const name = metaString(gguf, "general.name") ?? baseName;
   const layout = detectLayout(arch, weights, file);
-  const graph = layout === "seed-cnn" || layout === "ggml-cnn"
+  const graph = layout === "magika"
+    ? buildMagika(weights, name, batch)
+    : layout === "seed-cnn" || layout === "ggml-cnn"
     ? buildCnn(weights, layout, name, batch)
     : buildFc(weights, "ggml-fc", name, batch);
   return { graph, layout, gguf };
 }
 
 function detectLayout(arch: string | undefined, w: WeightSet, file: string): ModelLayout {
+  // ggml's magika convert.py writes general.architecture = "magika"; a file without the key
+  // but with all of standard_v1's tensors is read as Magika too.
+  if (arch === "magika" || (arch === undefined && w.hasAll(MAGIKA_TENSORS))) return "magika";
   if (arch !== undefined && arch !== "mnist-cnn" && arch !== "mnist-fc") {
     throw new FormatError(
       file,

@@ -36,6 +36,24 @@ export interface Pool2dParams {
   readonly p1: number;
 }
 
+/**
+ * Parameters of `pool_1d` (ggml_pool_1d) over ne[0]: kernel, stride, padding. ggml's CPU kernel
+ * computes only s0 = k0, p0 = 0; other values follow pool_2d's rules along one axis.
+ */
+export interface Pool1dParams {
+  readonly pool: "max" | "avg";
+  readonly k0: number;
+  readonly s0: number;
+  readonly p0: number;
+}
+
+/** What the graph input holds (GraphMeta.inputKind). */
+export type InputKind =
+  /** Raw pixel values 0..255 as f32 (the MNIST models: [784,N] or [28,28,1,N]). */
+  | "pixels"
+  /** Byte tokens 0..256 as f32, 256 = padding (Magika: [1536,N], see emit/runtime/byte_tokens.ts). */
+  | "byte-tokens";
+
 /** What a node computes; `kind` names the ggml op. */
 export type Op =
   | { readonly kind: "input" }
@@ -50,13 +68,39 @@ export type Op =
   | { readonly kind: "mul_mat" }
   /** ggml_add(a, b): b repeated to a's shape (each a.ne[i] a multiple of b.ne[i]). */
   | { readonly kind: "add" }
+  /** ggml_mul(a, b): elementwise product, b repeated to a's shape as in `add`. */
+  | { readonly kind: "mul" }
   | { readonly kind: "relu" }
+  /**
+   * ggml_gelu, the tanh form: 0.5 x (1 + tanh(sqrt(2/pi) x (1 + 0.044715 x^2))). ggml's CPU
+   * backend (GGML_GELU_FP16) returns 0 for x <= -10 and x for x >= 10, and in between rounds x to
+   * f16 and reads a 65536-entry table of f16 results, so its values are within about 1e-3
+   * relative of the exact function; the reference interpreter computes the tanh form in full
+   * precision (its `ggmlGeluF16` option reproduces the table).
+   */
+  | { readonly kind: "gelu" }
+  /** ggml_norm: (x - mean) / sqrt(variance + eps) over ne[0] of each row (no gain, no bias). */
+  | { readonly kind: "norm"; readonly eps: number }
+  /**
+   * One-hot encoding (not a ggml op; ggml's Magika example builds it on the CPU before the
+   * graph): tokens [n0,n1,n2] holding integers 0..depth-1 as f32 -> [depth,n0,n1,n2], 1 at the
+   * token's index and 0 elsewhere. Kept in the graph so `mul_mat(W, one_hot(t))` can become a
+   * row gather (`get_rows`).
+   */
+  | { readonly kind: "one_hot"; readonly depth: number }
+  /**
+   * ggml_get_rows(a [ne0,rows,a2,a3], idx [n,a2,a3]) -> [ne0,n,a2,a3]: result row (i, j, l) is
+   * row idx[i,j,l] of a's plane (j, l). Indices are integers held as f32 (ggml's are i32).
+   */
+  | { readonly kind: "get_rows" }
   /** ggml_soft_max: softmax along ne[0] of each row. */
   | { readonly kind: "soft_max" }
   | { readonly kind: "scale"; readonly factor: number }
   /** ggml_conv_2d(kernel [KW,KH,Cin,Cout], input [W,H,Cin,N]) -> [OW,OH,Cout,N]; cross-correlation. */
   | ({ readonly kind: "conv_2d" } & Conv2dParams)
   | ({ readonly kind: "pool_2d" } & Pool2dParams)
+  /** ggml_pool_1d over ne[0]: [W,a1,a2,a3] -> [OW,a1,a2,a3]. */
+  | ({ readonly kind: "pool_1d" } & Pool1dParams)
   /** ggml_permute(a, axes): source dim i becomes result dim axes[i]. */
   | { readonly kind: "permute"; readonly axes: readonly [number, number, number, number] }
   | { readonly kind: "cont" }
@@ -78,9 +122,12 @@ export interface Node {
 /** A whole model: nodes in topological order, one input, one output. */
 export interface Graph {
   readonly nodes: readonly Node[];
-  /** Id of the input node (raw pixel values 0..255 as f32, shape [W,H,1,N] or [784,N]). */
+  /**
+   * Id of the input node: raw pixel values 0..255 as f32 ([W,H,1,N] or [784,N]), or byte tokens
+   * (`meta.inputKind`).
+   */
   readonly input: number;
-  /** Id of the node whose value is the result (probabilities, ne [10, N]). */
+  /** Id of the node whose value is the result (probabilities, ne [classes, N]). */
   readonly output: number;
   /** Facts about the model the graph came from. */
   readonly meta: GraphMeta;
@@ -94,6 +141,18 @@ export interface GraphMeta {
   readonly arch: string;
   /** `general.name` or the file name. */
   readonly name: string;
+  /** What the input holds; absent means `"pixels"` (every MNIST graph). */
+  readonly inputKind?: InputKind;
+  /**
+   * Names of the output classes in output order (Magika's 113 content types); absent for the
+   * MNIST models, whose classes are the digits 0..9.
+   */
+  readonly labels?: readonly string[];
+}
+
+/** The input kind of `graph` (`"pixels"` when its meta does not say). */
+export function inputKind(graph: Graph): InputKind {
+  return graph.meta.inputKind ?? "pixels";
 }
 
 /** Error raised when a graph would be invalid: names the node and the rule broken. */
@@ -129,6 +188,14 @@ export function formatNe(ne: Ne): string {
   let n = 4;
   while (n > 1 && ne[n - 1] === 1) n--;
   return `[${ne.slice(0, n).join(",")}]`;
+}
+
+/** The permute axes of ggml_transpose (dims 0 and 1 swapped). */
+export const TRANSPOSE_AXES = [1, 0, 2, 3] as const;
+
+/** True when a permute's axes are ggml_transpose's. */
+export function isTranspose(axes: readonly number[]): boolean {
+  return axes.join() === "1,0,2,3";
 }
 
 /** Output size of a convolution or pool along one axis (ggml's formula). */
@@ -200,13 +267,23 @@ export class GraphBuilder {
 
   /** ggml_add: b is repeated to a's shape; each a.ne[i] must be a multiple of b.ne[i]. */
   add_(a: number, b: number, name = "add"): number {
+    return this.add(name, { kind: "add" }, [a, b], this.repeatShape("add", a, b, name));
+  }
+
+  /** ggml_mul: elementwise a * b, b repeated to a's shape as in {@link GraphBuilder.add_}. */
+  mul(a: number, b: number, name = "mul"): number {
+    return this.add(name, { kind: "mul" }, [a, b], this.repeatShape("mul", a, b, name));
+  }
+
+  /** ggml_can_repeat(b, a): every a.ne[i] a multiple of b.ne[i]; the result has a's shape. */
+  private repeatShape(op: string, a: number, b: number, name: string): Ne {
     const A = this.node(a).ne, B = this.node(b).ne;
     for (let i = 0; i < 4; i++) {
       if (A[i]! % B[i]! !== 0) {
-        throw new GraphError(name, `add cannot repeat ${formatNe(B)} to ${formatNe(A)}`);
+        throw new GraphError(name, `${op} cannot repeat ${formatNe(B)} to ${formatNe(A)}`);
       }
     }
-    return this.add(name, { kind: "add" }, [a, b], A);
+    return A;
   }
 
   /** Elementwise max(x, 0). */
@@ -214,7 +291,43 @@ export class GraphBuilder {
     return this.add(name, { kind: "relu" }, [a], this.node(a).ne);
   }
 
-  /** Softmax along ne[0]. */
+  /** ggml_gelu (tanh approximation), elementwise. */
+  gelu(a: number, name = "gelu"): number {
+    return this.add(name, { kind: "gelu" }, [a], this.node(a).ne);
+  }
+
+  /** ggml_norm: each row along ne[0] to mean 0, variance 1 (variance + eps under the root). */
+  norm(a: number, eps: number, name = "norm"): number {
+    if (!Number.isFinite(eps) || eps < 0) {
+      throw new GraphError(name, `norm eps must be a finite number >= 0, got ${eps}`);
+    }
+    return this.add(name, { kind: "norm", eps }, [a], this.node(a).ne);
+  }
+
+  /** One-hot: tokens [n0,n1,n2] (integers 0..depth-1 as f32) -> [depth,n0,n1,n2]. */
+  oneHot(tokens: number, depth: number, name = "one_hot"): number {
+    const T = this.node(tokens).ne;
+    if (!Number.isSafeInteger(depth) || depth < 1 || depth > 1 << 24) {
+      throw new GraphError(name, `one_hot depth must be an integer 1..2^24, got ${depth}`);
+    }
+    if (T[3] !== 1) {
+      throw new GraphError(name, `one_hot takes tokens of at most 3 dims, got ${formatNe(T)}`);
+    }
+    return this.add(name, { kind: "one_hot", depth }, [tokens], [depth, T[0], T[1], T[2]]);
+  }
+
+  /** ggml_get_rows: a [ne0,rows,a2,a3], idx [n,a2,a3] -> [ne0,n,a2,a3]. */
+  getRows(a: number, idx: number, name = "get_rows"): number {
+    const A = this.node(a).ne, I = this.node(idx).ne;
+    if (I[3] !== 1 || A[2] !== I[1] || A[3] !== I[2]) {
+      throw new GraphError(
+        name,
+        `get_rows needs idx [n,a.ne2,a.ne3] for a ${formatNe(A)}, got idx ${formatNe(I)}`,
+      );
+    }
+    return this.add(name, { kind: "get_rows" }, [a, idx], [A[0], I[0], I[1], I[2]]);
+  }
+
   softMax(a: number, name = "soft_max"): number {
     return this.add(name, { kind: "soft_max" }, [a], this.node(a).ne);
   }
@@ -280,6 +393,28 @@ export class GraphBuilder {
       p1: p.p1,
     };
     return this.add(name, op, [input], [ow, oh, X[2], X[3]]);
+  }
+
+  /** ggml_pool_1d over ne[0]: [W,a1,a2,a3] -> [OW,a1,a2,a3] with OW = (W + 2*p0 - k0) / s0 + 1. */
+  pool1d(input: number, p: Pool1dParams, name = "pool_1d"): number {
+    const X = this.node(input).ne;
+    for (const v of [p.k0, p.s0]) {
+      if (!Number.isInteger(v) || v < 1) {
+        throw new GraphError(name, `pool kernel/stride must be >= 1, got ${v}`);
+      }
+    }
+    if (!Number.isInteger(p.p0) || p.p0 < 0) {
+      throw new GraphError(name, `padding must be >= 0, got ${p.p0}`);
+    }
+    const ow = convOutSize(X[0], p.k0, p.s0, p.p0);
+    if (ow < 1) throw new GraphError(name, `pool_1d output would be empty (${ow})`);
+    const op: Op = { kind: "pool_1d", pool: p.pool, k0: p.k0, s0: p.s0, p0: p.p0 };
+    return this.add(name, op, [input], [ow, X[1], X[2], X[3]]);
+  }
+
+  /** ggml_transpose: swaps ne[0] and ne[1]; a `permute` with axes [1,0,2,3]. */
+  transpose(a: number, name = "transpose"): number {
+    return this.permute(a, TRANSPOSE_AXES, name);
   }
 
   /** ggml_permute: source dim i goes to result dim axes[i]; axes is a permutation of 0..3. */

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { formatNe, type Graph, type Node } from "../ir/graph.ts";
+import { formatNe, type Graph, isTranspose, type Node } from "../ir/graph.ts";
 
 /** One graph-to-graph optimisation. */
 export interface GraphPass {
@@ -48,8 +48,14 @@ function describeOp(node: Node): string {
       return `conv_2d s${op.s0},${op.s1} p${op.p0},${op.p1} d${op.d0},${op.d1}`;
     case "pool_2d":
       return `pool_2d ${op.pool} k${op.k0},${op.k1} s${op.s0},${op.s1} p${op.p0},${op.p1}`;
+    case "pool_1d":
+      return `pool_1d ${op.pool} k${op.k0} s${op.s0} p${op.p0}`;
     case "permute":
-      return `permute ${op.axes.join(",")}`;
+      return isTranspose(op.axes) ? "transpose" : `permute ${op.axes.join(",")}`;
+    case "norm":
+      return `norm eps ${op.eps}`;
+    case "one_hot":
+      return `one_hot depth ${op.depth}`;
     default:
       return op.kind;
   }

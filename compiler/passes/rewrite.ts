@@ -83,6 +83,18 @@ export function copyNode(b: GraphBuilder, node: Node, src: readonly number[]): n
       return b.mulMat(a, c, node.name);
     case "add":
       return b.add_(a, c, node.name);
+    case "mul":
+      return b.mul(a, c, node.name);
+    case "gelu":
+      return b.gelu(a, node.name);
+    case "norm":
+      return b.norm(a, op.eps, node.name);
+    case "one_hot":
+      return b.oneHot(a, op.depth, node.name);
+    case "get_rows":
+      return b.getRows(a, c, node.name);
+    case "pool_1d":
+      return b.pool1d(a, op, node.name);
     case "relu":
       return b.relu(a, node.name);
     case "soft_max":
