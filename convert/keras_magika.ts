@@ -186,14 +186,19 @@ function checkArchitecture(h5: KerasH5, spec: readonly LayerSpec[]): void {
     }
   }
   (layers as unknown[]).forEach((layer, i) => checkLayer(layer, spec[i]!, i, fail));
-  const names = spec.map((l) => l.name);
-  if (!sameJson(h5.layerNames, names)) {
+  // The weights' layer list must name the same layers in the same order as the config.
+  const saved = h5.layerNames;
+  const at = spec.findIndex((l, i) => saved[i] !== l.name);
+  if (at >= 0 || saved.length !== spec.length) {
+    const i = at >= 0 ? at : spec.length;
     throw new Hdf5FormatError(
       h5.file,
       "/model_weights",
-      "attribute layer_names",
-      describeJson(names),
-      describeJson(h5.layerNames),
+      `attribute layer_names[${i}]`,
+      i < spec.length
+        ? `'${spec[i]!.name}' (${spec.length} layers as in model_config)`
+        : "no more names",
+      i < saved.length ? describeJson(saved[i]) : "no more names",
     );
   }
 }
