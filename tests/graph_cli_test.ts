@@ -79,7 +79,8 @@ const MODELS_DIR = new URL("../models/", import.meta.url);
 const trained: string[] = [];
 try {
   for await (const e of Deno.readDir(MODELS_DIR)) {
-    if (e.isFile && e.name.endsWith(".gguf")) trained.push(e.name);
+    // models/magika.gguf is converted, not trained, and not an MNIST model: tested elsewhere.
+    if (e.isFile && e.name.startsWith("mnist-") && e.name.endsWith(".gguf")) trained.push(e.name);
   }
 } catch { /* no models/ directory */ }
 if (!trained.length) {

@@ -267,7 +267,9 @@ function existing(dir: URL, names: string[]): string[] {
 
 function modelFiles(): string[] {
   try {
-    return [...Deno.readDirSync(modelsDir)].filter((e) => e.isFile && e.name.endsWith(".gguf"))
+    // The MNIST models (checked on MNIST test images); magika.gguf is a file-type model.
+    return [...Deno.readDirSync(modelsDir)]
+      .filter((e) => e.isFile && e.name.startsWith("mnist-") && e.name.endsWith(".gguf"))
       .map((e) => e.name).sort();
   } catch {
     return [];
