@@ -13,7 +13,7 @@ import { bundleJs, compileFile } from "../compiler/mod.ts";
 import { toFileUrl } from "../compiler/emit/path_url.ts";
 import { loadMnist } from "../runtime/mnist_data.ts";
 import { fcWeights, ggmlCnnWeights, ggufOf } from "./helpers/models.ts";
-import { chromiumInstalled, launchChromium } from "./helpers/chromium.ts";
+import { launchChromium } from "./helpers/chromium.ts";
 
 /** What a module with a pool exports (the EmittedModule API plus createPool). */
 interface PoolModule {
@@ -205,15 +205,9 @@ console.log(JSON.stringify({ backend: m.backend(), results }));
   }
 });
 
-const haveChromium = chromiumInstalled();
-if (!haveChromium) {
-  console.log("note: /usr/bin/chromium missing; the pool's browser test is skipped");
-}
-
 Deno.test({
   name:
     "in Chromium a pool gives predictBatch()'s results bit for bit, with copies and, cross-origin isolated, shared memory",
-  ignore: !haveChromium,
   // Playwright's pipes and the local server outlive the test's op accounting.
   sanitizeOps: false,
   sanitizeResources: false,

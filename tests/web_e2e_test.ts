@@ -1,18 +1,16 @@
 /// <reference lib="dom" />
 /**
- * The web demo in a real browser: Debian's chromium driven by playwright-core.
+ * The web demo in a real browser: Chromium (Debian's, else npm's; tests/helpers/chromium.ts)
+ * driven by playwright-core.
  *
  * Builds the page (web/build.ts: compiles models/*.gguf with ggufc, cached), serves it
  * in-process on a free port, draws digits with mouse events, and checks the page's predictions
  * against the same emitted modules run here in Deno. Screenshots go to tests/artifacts/.
- *
- * chromium is required: CI (.ci/run) installs it; without it this test fails with the command
- * that installs it, rather than skipping.
  */
 import assert from "node:assert/strict";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Page } from "playwright-core";
-import { CHROMIUM, launchChromium } from "./helpers/chromium.ts";
+import { launchChromium } from "./helpers/chromium.ts";
 import { type BuildResult, buildWeb } from "../web/build.ts";
 import { serveWeb } from "../web/serve.ts";
 import { loadMnistTestSet } from "../web/testset.ts";
@@ -111,14 +109,6 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn(t) {
-    try {
-      await Deno.stat(CHROMIUM);
-    } catch {
-      throw new Error(
-        `chromium is not installed at ${CHROMIUM}: the browser tests need it ` +
-          "(apt-get update && apt-get install -y chromium; .ci/run does this)",
-      );
-    }
     let build: BuildResult | null = null;
     let root = PREBUILT;
     if (!root) {
