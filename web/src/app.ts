@@ -13,7 +13,7 @@ import { formatPercent, ProbabilityChart } from "./chart.ts";
 import { downloadPng, downloadRaw, paintInput } from "./download.ts";
 import type { ModelEntry } from "./model.ts";
 import { DrawingPad } from "./pad.ts";
-import { inkFromRgba, preprocess } from "./preprocess.ts";
+import { preprocess } from "./preprocess.ts";
 import { inflateTestSet, type TestSet } from "./testset_format.ts";
 
 /** What the page shows now; also exposed to the browser tests as `window.ggufcDemo.state`. */
@@ -250,8 +250,9 @@ export async function start(models: ModelEntry[], options: StartOptions = {}): P
   /** Re-reads the pad (when it holds a drawing) and predicts. */
   function refresh(): void {
     if (state.source === "drawing") {
-      const img = pad.imageData();
-      const r = preprocess(inkFromRgba(img.data), img.width, img.height);
+      // From the pen paths, not the painted pixels: the input is the same whatever the size
+      // of the drawing and the width of the pen.
+      const r = preprocess(pad.strokes());
       state.input = r.pixels;
       if (!r.box) state.source = "empty";
     }
