@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { chromiumInstalled, launchChromium } from "./helpers/chromium.ts";
+import { launchChromium } from "../testkit/chromium.ts";
 import { bundleJs, compileFile, compileGraph, VERSION } from "../compiler/mod.ts";
 import { type EmittedModule, loadEmittedModule, loadEmittedSource } from "../compiler/emit/load.ts";
 import { jsString } from "../compiler/emit/escape.ts";
@@ -222,16 +222,8 @@ console.log(JSON.stringify({ backend: m.backend(), digits: Array.from(r.digits),
   }
 });
 
-const haveChromium = chromiumInstalled();
-if (!haveChromium) {
-  console.log(
-    "note: /usr/bin/chromium missing (apt-get install -y chromium); the Chromium test is skipped",
-  );
-}
-
 Deno.test({
   name: "the emitted .js runs in Chromium with the same predictions as in Deno",
-  ignore: !haveChromium,
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {

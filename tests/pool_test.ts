@@ -14,7 +14,7 @@ import { toFileUrl } from "../compiler/emit/path_url.ts";
 import type { EmittedModule } from "../compiler/emit/emitted_module.ts";
 import { loadMnist } from "../data/mnist_data.ts";
 import { fcWeights, ggmlCnnWeights, ggufOf } from "../testkit/models.ts";
-import { chromiumInstalled, launchChromium } from "./helpers/chromium.ts";
+import { launchChromium } from "../testkit/chromium.ts";
 
 /** An emitted module, which (emitted by this compiler) always has createPool. */
 type PoolModule = Required<EmittedModule>;
@@ -220,15 +220,9 @@ console.log(JSON.stringify({ backend: m.backend(), results }));
   }
 });
 
-const haveChromium = chromiumInstalled();
-if (!haveChromium) {
-  console.log("note: /usr/bin/chromium missing; the pool's browser test is skipped");
-}
-
 Deno.test({
   name:
     "in Chromium a pool gives predictBatch()'s results bit for bit, with copies and, cross-origin isolated, shared memory",
-  ignore: !haveChromium,
   // Playwright's pipes and the local server outlive the test's op accounting.
   sanitizeOps: false,
   sanitizeResources: false,

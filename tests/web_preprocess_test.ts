@@ -1,19 +1,8 @@
 import assert from "node:assert/strict";
-import {
-  boundingBox,
-  centreOfMass,
-  FIELD,
-  inkFromRgba,
-  preprocess,
-  scaleArea,
-} from "../web/src/preprocess.ts";
-
-/** A `width` x `height` ink image with a filled rectangle [x0, x1) x [y0, y1). */
-function rect(width: number, height: number, x0: number, y0: number, x1: number, y1: number) {
-  const ink = new Uint8Array(width * height);
-  for (let y = y0; y < y1; y++) ink.fill(255, x0 + width * y, x1 + width * y);
-  return ink;
-}
+import { BOX, centreOfMass, FIELD, MNIST_STROKE_WIDTH, preprocess } from "../web/src/preprocess.ts";
+import { flattenStroke, type Stroke, type StrokePoint } from "../web/src/strokes.ts";
+import { traceDigit } from "../testkit/trace_digit.ts";
+import { loadMnistTestSet } from "../web/testset.ts";
 
 function sum(a: ArrayLike<number>): number {
   let s = 0;
@@ -21,85 +10,137 @@ function sum(a: ArrayLike<number>): number {
   return s;
 }
 
-Deno.test("boundingBox() finds the half-open box around the ink", () => {
-  const ink = rect(40, 30, 7, 5, 19, 23);
-  assert.deepEqual(boundingBox(ink, 40, 30), { x0: 7, y0: 5, x1: 19, y1: 23 });
+/** Rows and columns of the 28x28 image that hold any ink. */
+function inkExtent(px: Uint8Array): { cols: number[]; rows: number[] } {
+  const cols = [], rows = [];
+  for (let i = 0; i < FIELD; i++) {
+    let c = 0, r = 0;
+    for (let j = 0; j < FIELD; j++) {
+      c += px[i + FIELD * j]!;
+      r += px[j + FIELD * i]!;
+    }
+    if (c > 0) cols.push(i);
+    if (r > 0) rows.push(i);
+  }
+  return { cols, rows };
+}
+
+/** Mean absolute difference of two inputs, in grey levels. */
+function meanAbsDiff(a: Uint8Array, b: Uint8Array): number {
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d += Math.abs(a[i]! - b[i]!);
+  return d / a.length;
+}
+
+/** Strokes scaled by `k` and moved by (dx, dy), as the same digit drawn elsewhere and larger. */
+function moved(strokes: Stroke[], k: number, dx: number, dy: number): Stroke[] {
+  return strokes.map((s) => s.map((p) => ({ ...p, x: p.x * k + dx, y: p.y * k + dy })));
+}
+
+const TEST = loadMnistTestSet();
+/** Test image `i` traced into strokes, in its 28x28 pixels. */
+function traced(i: number): Stroke[] {
+  return traceDigit(TEST.pixels.subarray(784 * i, 784 * i + 784)).map((s) =>
+    s.map(([x, y]) => ({ x, y }))
+  );
+}
+
+Deno.test("flattenStroke() follows the pad's curve: through the first and last samples and every midpoint", () => {
+  const s: StrokePoint[] = [{ x: 0, y: 0 }, { x: 10, y: 0 }, { x: 10, y: 10 }, { x: 0, y: 10 }];
+  const flat = flattenStroke(s, 0.5);
+  assert.deepEqual(flat[0], { x: 0, y: 0 });
+  assert.deepEqual(flat.at(-1), { x: 0, y: 10 });
+  // The curve passes through the midpoint (10, 5) of the 2nd and 3rd samples.
+  assert.ok(flat.some((p) => Math.hypot(p.x - 10, p.y - 5) < 1e-9));
+  // It cuts the corners: it never reaches the control point (10, 0).
+  assert.ok(flat.every((p) => Math.hypot(p.x - 10, p.y) > 2));
+  for (let i = 1; i < flat.length; i++) {
+    const step = Math.hypot(flat[i]!.x - flat[i - 1]!.x, flat[i]!.y - flat[i - 1]!.y);
+    assert.ok(step <= 0.5 + 1e-9, `segment ${i} is ${step} long`);
+  }
+  assert.equal(flattenStroke([{ x: 3, y: 4 }], 1).length, 1);
+  assert.throws(() => flattenStroke([], 1), /at least one point/);
+  assert.throws(() => flattenStroke(s, 0), /step must be > 0/);
 });
 
-Deno.test("boundingBox() ignores ink at or below the threshold and returns null without ink", () => {
-  const ink = new Uint8Array(20 * 20);
-  ink[3] = 5;
-  assert.equal(boundingBox(ink, 20, 20, 8), null);
-  ink[5 + 20 * 9] = 200;
-  assert.deepEqual(boundingBox(ink, 20, 20, 8), { x0: 5, y0: 9, x1: 6, y1: 10 });
+Deno.test("flattenStroke() interpolates pressure only where every sample has one", () => {
+  const withP = flattenStroke([{ x: 0, y: 0, pressure: 0.2 }, { x: 4, y: 0, pressure: 0.6 }], 1);
+  assert.deepEqual(withP.map((p) => +p.pressure!.toFixed(6)), [0.2, 0.3, 0.4, 0.5, 0.6]);
+  const mixed = flattenStroke([{ x: 0, y: 0, pressure: 0.2 }, { x: 4, y: 0 }], 1);
+  assert.ok(mixed.every((p) => p.pressure === undefined));
 });
 
-Deno.test("inkFromRgba() takes the alpha channel", () => {
-  const rgba = new Uint8ClampedArray([1, 2, 3, 40, 5, 6, 7, 255]);
-  assert.deepEqual([...inkFromRgba(rgba)], [40, 255]);
-});
-
-Deno.test("scaleArea() averages areas: 4x4 checker halves to uniform grey", () => {
-  const src = new Uint8Array(16);
-  for (let i = 0; i < 16; i++) src[i] = ((i & 3) + (i >> 2)) % 2 === 0 ? 255 : 0;
-  const out = scaleArea(src, 4, { x0: 0, y0: 0, x1: 4, y1: 4 }, 2, 2);
-  // Exact: each output pixel covers two white and two black pixels.
-  assert.deepEqual([...out], [127.5, 127.5, 127.5, 127.5]);
-});
-
-Deno.test("scaleArea() keeps the mean ink under a non-integer reduction", () => {
-  const src = rect(30, 30, 3, 4, 20, 27);
-  const box = { x0: 0, y0: 0, x1: 30, y1: 30 };
-  const out = scaleArea(src, 30, box, 7, 7);
-  // Area averaging preserves total ink per unit area; 1e-3 absorbs float32 rounding.
-  assert.ok(Math.abs(sum(out) / 49 - sum(src) / 900) < 1e-3);
-});
-
-Deno.test("preprocess() scales the longer side of the ink to 20 px and keeps the aspect ratio", () => {
-  // A 40 x 100 block: longer side (height) -> 20 px, width -> 8 px.
-  const r = preprocess(rect(300, 300, 50, 60, 90, 160), 300, 300);
-  assert.equal(r.scaledWidth, 8);
-  assert.equal(r.scaledHeight, 20);
-  let w = 0, h = 0;
-  for (let x = 0; x < FIELD; x++) if (r.pixels[x + FIELD * 14]! > 0) w++;
-  for (let y = 0; y < FIELD; y++) if (r.pixels[14 + FIELD * y]! > 0) h++;
-  assert.equal(w, 8);
-  assert.equal(h, 20);
-  assert.equal(Math.max(...r.pixels), 255);
-});
-
-Deno.test("preprocess() shifts an off-centre blob so its centre of mass is the field's centre", () => {
-  // A small blob in the top-left corner of a big canvas.
-  const r = preprocess(rect(280, 280, 10, 12, 40, 52), 280, 280);
-  const com = centreOfMass(r.pixels, FIELD, FIELD)!;
-  // Whole-pixel shifts, as MNIST: the centre lands within half a pixel of (14, 14).
-  assert.ok(Math.abs(com.x - 14) <= 0.5, `x ${com.x}`);
-  assert.ok(Math.abs(com.y - 14) <= 0.5, `y ${com.y}`);
-});
-
-Deno.test("preprocess() centres by mass, not by box: a lopsided shape moves its heavy side to the middle", () => {
-  // An L: a heavy vertical bar on the left plus a thin foot.
-  // Box 40 x 60 -> 13 x 20 px; the mass sits at a third of the width, so the digit moves right.
-  const ink = rect(100, 100, 20, 20, 40, 80);
-  for (let y = 72; y < 80; y++) ink.fill(255, 40 + 100 * y, 60 + 100 * y);
-  const r = preprocess(ink, 100, 100);
+Deno.test("preprocess() of a vertical line: 20 px of ink tall, MNIST's stroke wide, centred", () => {
+  const r = preprocess([[{ x: 50, y: 20 }, { x: 50, y: 80 }]]);
+  const { cols, rows } = inkExtent(r.pixels);
+  assert.equal(rows.length, BOX);
+  assert.equal(cols.length, Math.ceil(MNIST_STROKE_WIDTH));
+  // Full coverage inside the line, and the same total ink as a 2.5 x 20 px capsule.
+  assert.equal(r.pixels[14 + FIELD * 14], 255);
+  const capsule = MNIST_STROKE_WIDTH * (BOX - MNIST_STROKE_WIDTH) +
+    Math.PI * (MNIST_STROKE_WIDTH / 2) ** 2;
+  assert.ok(Math.abs(sum(r.pixels) / 255 - capsule) < 0.5, `ink ${sum(r.pixels) / 255}`);
   const com = centreOfMass(r.pixels, FIELD, FIELD)!;
   assert.ok(Math.abs(com.x - 14) <= 0.5 && Math.abs(com.y - 14) <= 0.5, JSON.stringify(com));
-  // The bounding box is then not centred: more room on the left than the right.
-  const left = r.offsetX, right = FIELD - r.offsetX - r.scaledWidth;
-  assert.ok(left > right, `left ${left}, right ${right}`);
 });
 
-Deno.test("preprocess() of an empty canvas gives 784 zeros", () => {
-  const r = preprocess(new Uint8Array(200 * 150), 200, 150);
-  assert.equal(r.pixels.length, 784);
-  assert.equal(sum(r.pixels), 0);
-  assert.equal(r.box, null);
+Deno.test("preprocess() gives the same input for a digit drawn tiny in a corner and large in the middle", () => {
+  // Test image 0 (a 7) and 3 (a 0), traced, drawn on a 448 px pad at 17 % and at 88 % of it.
+  for (const i of [0, 3]) {
+    const strokes = traced(i);
+    const tiny = preprocess(moved(strokes, 448 * 0.17 / 20, 10, 370)).pixels;
+    const large = preprocess(moved(strokes, 448 * 0.88 / 20, 20, 5)).pixels;
+    // Same shape at another scale and place: only sampling differs (a fraction of a grey level
+    // per pixel on average; a misplaced stroke would differ by tens).
+    assert.ok(meanAbsDiff(tiny, large) < 3, `image ${i}: ${meanAbsDiff(tiny, large)}`);
+    assert.equal(inkExtent(tiny).rows.length, inkExtent(large).rows.length);
+  }
 });
 
-Deno.test("preprocess() anti-aliases: a thin diagonal gives intermediate grey levels", () => {
-  const ink = new Uint8Array(200 * 200);
-  for (let i = 20; i < 180; i++) ink.fill(255, i - 3 + 200 * i, i + 3 + 200 * i);
-  const grey = [...preprocess(ink, 200, 200).pixels].filter((v) => v > 0 && v < 255);
-  assert.ok(grey.length > 20, `${grey.length} grey pixels`);
+Deno.test("preprocess() ignores the pen's width: uniform pressure, high or low, gives the same input", () => {
+  const strokes = traced(1);
+  const at = (p: number) => preprocess(strokes.map((s) => s.map((q) => ({ ...q, pressure: p }))));
+  const none = preprocess(strokes).pixels;
+  assert.deepEqual(at(0.1).pixels, none);
+  assert.deepEqual(at(1).pixels, none);
+});
+
+Deno.test("preprocess() draws relative pressure: a stroke pressed harder at one end is wider there", () => {
+  const line = (p0: number, p1: number) =>
+    preprocess([[{ x: 0, y: 0, pressure: p0 }, { x: 0, y: 100, pressure: p1 }]]).pixels;
+  const rowInk = (px: Uint8Array, y: number) => sum(px.subarray(FIELD * y, FIELD * y + FIELD));
+  const px = line(0.2, 0.8);
+  const { rows } = inkExtent(px);
+  assert.ok(rowInk(px, rows.at(-2)!) > rowInk(px, rows[1]!) * 1.3);
+  // The mean width stays MNIST's: about as much ink as without pressure.
+  const plain = line(0.5, 0.5);
+  assert.ok(Math.abs(sum(px) / sum(plain) - 1) < 0.1, `${sum(px) / sum(plain)}`);
+});
+
+Deno.test("preprocess() of traced MNIST digits comes close to the MNIST image itself", () => {
+  // The tracer's replay at MNIST's stroke width: on average within a small fraction of full ink.
+  const diffs = [0, 1, 2, 3, 4, 7, 8, 11, 18, 61].map((i) =>
+    meanAbsDiff(preprocess(traced(i)).pixels, TEST.pixels.subarray(784 * i, 784 * i + 784))
+  );
+  const mean = diffs.reduce((a, b) => a + b, 0) / diffs.length;
+  assert.ok(mean < 25, `mean |drawn - MNIST| = ${mean.toFixed(1)} grey levels (${diffs})`);
+});
+
+Deno.test("preprocess() of a single tap is a dot of MNIST's stroke width in the middle", () => {
+  const r = preprocess([[{ x: 120, y: 33 }]]);
+  const { cols, rows } = inkExtent(r.pixels);
+  assert.equal(cols.length, 3);
+  assert.equal(rows.length, 3);
+  assert.ok(cols.includes(13) || cols.includes(14));
+});
+
+Deno.test("preprocess() of no strokes gives 784 zeros; a bad stroke width is an error", () => {
+  for (const strokes of [[], [[]]]) {
+    const r = preprocess(strokes);
+    assert.equal(r.pixels.length, 784);
+    assert.equal(sum(r.pixels), 0);
+    assert.equal(r.box, null);
+  }
+  assert.throws(() => preprocess([[{ x: 0, y: 0 }]], 0), /strokeWidth must be in/);
+  assert.throws(() => preprocess([[{ x: 0, y: 0 }]], 19), /strokeWidth must be in/);
 });

@@ -13,7 +13,8 @@ import { formatPercent, ProbabilityChart } from "./chart.ts";
 import { downloadPng, downloadRaw, paintInput } from "./download.ts";
 import type { ModelEntry } from "./model.ts";
 import { DrawingPad } from "./pad.ts";
-import { inkFromRgba, preprocess } from "./preprocess.ts";
+import { preprocess } from "./preprocess.ts";
+import { onPress } from "./press.ts";
 import { inflateTestSet, type TestSet } from "./testset_format.ts";
 
 /** What the page shows now; also exposed to the browser tests as `window.ggufcDemo.state`. */
@@ -250,8 +251,9 @@ export async function start(models: ModelEntry[], options: StartOptions = {}): P
   /** Re-reads the pad (when it holds a drawing) and predicts. */
   function refresh(): void {
     if (state.source === "drawing") {
-      const img = pad.imageData();
-      const r = preprocess(inkFromRgba(img.data), img.width, img.height);
+      // From the pen paths, not the painted pixels: the input is the same whatever the size
+      // of the drawing and the width of the pen.
+      const r = preprocess(pad.strokes());
       state.input = r.pixels;
       if (!r.box) state.source = "empty";
     }
@@ -279,7 +281,7 @@ export async function start(models: ModelEntry[], options: StartOptions = {}): P
     state.source = "drawing";
   };
 
-  byId("clear").addEventListener("click", () => {
+  onPress(byId<HTMLButtonElement>("clear"), () => {
     state.source = "empty";
     state.input = new Uint8Array(784);
     state.sampleIndex = state.label = -1;
@@ -300,7 +302,7 @@ export async function start(models: ModelEntry[], options: StartOptions = {}): P
     document.body.dataset.testset = "ready";
   })();
 
-  randomBtn.addEventListener("click", () => {
+  onPress(randomBtn, () => {
     if (!testset) return;
     const i = Math.floor(Math.random() * testset.count);
     showSample(i);
@@ -327,12 +329,12 @@ export async function start(models: ModelEntry[], options: StartOptions = {}): P
 
   const fileBase = () =>
     state.source === "sample" ? `mnist-test-${state.sampleIndex}` : "ggufc-drawing";
-  byId("download-png").addEventListener(
-    "click",
+  onPress(
+    byId<HTMLButtonElement>("download-png"),
     () => downloadPng(state.input, `${fileBase()}.png`),
   );
-  byId("download-raw").addEventListener(
-    "click",
+  onPress(
+    byId<HTMLButtonElement>("download-raw"),
     () => downloadRaw(state.input, `${fileBase()}-28x28.u8`),
   );
 

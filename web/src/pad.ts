@@ -2,28 +2,21 @@
 /// <reference lib="dom.iterable" />
 /**
  * The drawing pad: Pointer Events (mouse, pen, touch), smooth strokes drawn as quadratic curves
- * through the midpoints of successive samples, round caps and joins, and a line width relative
- * to the canvas size so the stroke-to-digit proportions match MNIST whatever the display size.
+ * through the midpoints of successive samples (web/src/strokes.ts), round caps and joins, and a
+ * line width relative to the canvas size. The pad keeps every stroke as a path (its samples, with
+ * a pen's pressure), which is what preprocessing reads: the painted pixels are only for the eye.
  *
- * Ink is drawn opaque on a transparent canvas, so the alpha channel is the ink coverage.
+ * Ink is drawn opaque on a transparent canvas.
  *
  * @module
  */
+import { type Stroke, strokePath, type StrokePoint } from "./strokes.ts";
 
-/** Stroke width as a fraction of the canvas width. */
+/** Stroke width as a fraction of the canvas width (a pen at pressure 0.5). */
 export const LINE_WIDTH_FRACTION = 1 / 14;
 
-/** A point in canvas backing-store pixels. */
-interface Point {
-  x: number;
-  y: number;
-}
-
-/**
- * Traces a stroke on `ctx` as one path: straight to the first midpoint, quadratic curves through
- * every later midpoint with the samples as control points, straight to the last sample.
- */
-function tracePath(ctx: CanvasRenderingContext2D, pts: readonly Point[]): void {
+/** Traces a stroke's smooth path on `ctx` (web/src/strokes.ts has its definition). */
+function tracePath(ctx: CanvasRenderingContext2D, pts: Stroke): void {
   const first = pts[0]!;
   ctx.beginPath();
   ctx.moveTo(first.x, first.y);
@@ -31,12 +24,22 @@ function tracePath(ctx: CanvasRenderingContext2D, pts: readonly Point[]): void {
     ctx.lineTo(first.x + 0.01, first.y); // a dot: round caps make it a disc
     return;
   }
-  for (let i = 1; i < pts.length - 1; i++) {
-    const p = pts[i]!, q = pts[i + 1]!;
-    ctx.quadraticCurveTo(p.x, p.y, (p.x + q.x) / 2, (p.y + q.y) / 2);
+  for (const piece of strokePath(pts)) {
+    if (piece.kind === "quad") {
+      ctx.quadraticCurveTo(piece.control.x, piece.control.y, piece.to.x, piece.to.y);
+    } else ctx.lineTo(piece.to.x, piece.to.y);
   }
-  const last = pts[pts.length - 1]!;
-  ctx.lineTo(last.x, last.y);
+}
+
+/**
+ * How wide the pad paints a stroke, relative to {@link LINE_WIDTH_FRACTION}: a pen's mean pressure
+ * makes it 0.5x to 1.5x as wide; other pointers give no pressure (1x). The model input's stroke
+ * width does not follow this (web/src/preprocess.ts).
+ */
+function widthFactor(pts: Stroke): number {
+  if (pts.length === 0 || pts[0]!.pressure === undefined) return 1;
+  const mean = pts.reduce((s, p) => s + p.pressure!, 0) / pts.length;
+  return 0.5 + Math.min(1, Math.max(0, mean));
 }
 
 /** A drawing pad over one canvas element. */
@@ -47,7 +50,10 @@ export class DrawingPad {
    * never double the anti-aliased edges. */
   readonly #committed: HTMLCanvasElement;
   #pointer: number | null = null;
-  #points: Point[] = [];
+  /** The stroke in progress. */
+  #points: StrokePoint[] = [];
+  /** Finished strokes, as drawn. */
+  #strokes: StrokePoint[][] = [];
   #empty = true;
   /** Called after every change of the ink (a new segment, clear, or an image drawn in). */
   onChange: () => void = () => {};
@@ -93,9 +99,16 @@ export class DrawingPad {
     return this.#empty;
   }
 
-  /** The line width in canvas pixels. */
+  /** The line width in canvas pixels, at pressure 0.5 (or without pressure). */
   get lineWidth(): number {
     return this.canvas.width * LINE_WIDTH_FRACTION;
+  }
+
+  /** The drawing as paths in canvas pixels: finished strokes, then the one in progress. */
+  strokes(): Stroke[] {
+    const all: Stroke[] = this.#strokes.map((s) => s.slice());
+    if (this.#points.length > 0) all.push(this.#points.slice());
+    return all;
   }
 
   /** Erases everything. */
@@ -103,6 +116,7 @@ export class DrawingPad {
     this.#ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
     this.#committed.getContext("2d")!.clearRect(0, 0, this.canvas.width, this.canvas.height);
     this.#points = [];
+    this.#strokes = [];
     this.#empty = true;
     this.onChange();
   }
@@ -127,14 +141,10 @@ export class DrawingPad {
     cctx.imageSmoothingEnabled = true;
     cctx.imageSmoothingQuality = "low"; // bilinear: "high" rings (faint lines beside strokes)
     cctx.drawImage(small, 0, 0, this.canvas.width, this.canvas.height);
+    this.#strokes = []; // a shown image is no drawing: preprocessing does not apply to it
     this.#redraw();
     this.#empty = false;
     this.onChange();
-  }
-
-  /** The ink as RGBA pixels of the whole canvas. */
-  imageData(): ImageData {
-    return this.#ctx.getImageData(0, 0, this.canvas.width, this.canvas.height);
   }
 
   /** Committed strokes plus the stroke in progress. */
@@ -143,20 +153,23 @@ export class DrawingPad {
     ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
     ctx.drawImage(this.#committed, 0, 0);
     if (this.#points.length === 0) return;
-    ctx.lineWidth = this.lineWidth;
+    ctx.lineWidth = this.lineWidth * widthFactor(this.#points);
     ctx.lineCap = "round";
     ctx.lineJoin = "round";
     tracePath(ctx, this.#points);
     ctx.stroke();
   }
 
-  /** Maps a pointer event to canvas backing-store coordinates. */
-  #at(e: PointerEvent): Point {
+  /** Maps a pointer event to canvas backing-store coordinates, with a pen's pressure. */
+  #at(e: PointerEvent): StrokePoint {
     const r = this.canvas.getBoundingClientRect();
-    return {
+    const p: StrokePoint = {
       x: ((e.clientX - r.left) / r.width) * this.canvas.width,
       y: ((e.clientY - r.top) / r.height) * this.canvas.height,
     };
+    // Mice report 0.5 while pressed and most touch screens a constant: only a pen's is measured.
+    if (e.pointerType === "pen") p.pressure = e.pressure;
+    return p;
   }
 
   #down(e: PointerEvent): void {
@@ -200,6 +213,7 @@ export class DrawingPad {
     cctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
     cctx.drawImage(this.canvas, 0, 0);
     this.#pointer = null;
+    if (this.#points.length > 0) this.#strokes.push(this.#points);
     this.#points = [];
     this.onChange();
     this.onStrokeEnd();
