@@ -1,6 +1,6 @@
 /// <reference lib="dom" />
 /**
- * Replays traced digit strokes (tests/helpers/trace_digit.ts) on the web demo's pad through
+ * Replays traced digit strokes (testkit/trace_digit.ts) on the web demo's pad through
  * playwright: where on the pad and how large (a {@link Placement}), with the mouse (real input
  * events) or with a pen (pointer events carrying pressure).
  *

@@ -31,7 +31,7 @@ const LAYERS: Readonly<Record<string, number>> = {
   "testkit": 5, // seeded randomness and synthetic models for tests, bench and fuzz
   "web": 6,
   "bench": 6,
-  "tools": 6,
+  "tools": 7, // maintainers' scripts; they may drive the web demo
   "cli": 7,
   "main.ts": 8,
   "mod.ts": 8,
