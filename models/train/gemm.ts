@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { awaitJob, newControlBlock, postJob, spawnGemmWorker, stopWorker } from "./gemm_threads.ts";
 
 /** Anything the GEMM can run on: f32 arrays (training) or f64 arrays (gradient checks). */
 export type Vec = Float32Array | Float64Array;
@@ -288,9 +289,6 @@ export function gemmChunked(
   }
 }
 
-/** Layout of the control block shared with each worker (Int32 slots). */
-export const CTRL = { SEQ: 0, DONE: 1, READY: 2, STOP: 3, ARGS: 4, SIZE: 16 } as const;
-
 /** Work below this many multiply-adds stays on the calling thread. */
 const PARALLEL_MIN = 1 << 18;
 
@@ -347,19 +345,10 @@ export class WasmKernels implements Gemm {
     const pages = Math.ceil(bytes / 65536);
     const ready: Promise<void>[] = [];
     for (let t = 1; t < threads; t++) {
-      const ctrl = new Int32Array(new SharedArrayBuffer(CTRL.SIZE * 4));
-      const worker = new Worker(new URL("./gemm_worker.ts", import.meta.url), { type: "module" });
-      ready.push(
-        new Promise((resolve, reject) => {
-          worker.onmessage = () => resolve();
-          worker.onerror = (e) => {
-            e.preventDefault();
-            reject(new Error(`gemm worker: ${e.message}`));
-          };
-        }),
-      );
-      worker.postMessage({ memory: k.memory, ctrl, pages });
-      k.#workers.push({ worker, ctrl });
+      const ctrl = newControlBlock();
+      const w = spawnGemmWorker(k.memory, pages, ctrl);
+      ready.push(w.ready);
+      k.#workers.push({ worker: w.worker, ctrl });
     }
     await Promise.all(ready);
     return k;
@@ -373,9 +362,7 @@ export class WasmKernels implements Gemm {
   /** Stops the workers (the kernels stay usable on one thread). */
   close(): void {
     for (const { worker, ctrl } of this.#workers) {
-      Atomics.store(ctrl, CTRL.STOP, 1);
-      Atomics.add(ctrl, CTRL.SEQ, 1);
-      Atomics.notify(ctrl, CTRL.SEQ);
+      stopWorker(ctrl);
       worker.terminate();
     }
     this.#workers = [];
@@ -443,15 +430,13 @@ export class WasmKernels implements Gemm {
     for (let t = 1; t < parts; t++) {
       const { ctrl } = this.#workers[t - 1]!;
       const r0 = slice(t), r1 = slice(t + 1);
-      ctrl.set([
+      seqs.push(postJob(ctrl, [
         c.byteOffset + r0 * ldc * 4,
         a.byteOffset + r0 * sai * 4,
         args[2],
         r1 - r0,
         ...args.slice(4),
-      ], CTRL.ARGS);
-      seqs.push(Atomics.add(ctrl, CTRL.SEQ, 1) + 1);
-      Atomics.notify(ctrl, CTRL.SEQ);
+      ]));
     }
     gemmChunked(
       this.#fn,
@@ -467,13 +452,6 @@ export class WasmKernels implements Gemm {
     if (m4 < m) {
       jsGemm.gemm(c.subarray(m4 * ldc), a.subarray(m4 * sai), b, m - m4, n, k, sai, sak, ldb, ldc);
     }
-    for (let t = 1; t < parts; t++) {
-      const { ctrl } = this.#workers[t - 1]!;
-      for (;;) {
-        const done = Atomics.load(ctrl, CTRL.DONE);
-        if (done === seqs[t - 1]) break;
-        Atomics.wait(ctrl, CTRL.DONE, done);
-      }
-    }
+    for (let t = 1; t < parts; t++) awaitJob(this.#workers[t - 1]!.ctrl, seqs[t - 1]!);
   }
 }

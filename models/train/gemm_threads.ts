@@ -1,0 +1,112 @@
+/**
+ * The handshake between {@link WasmKernels} and its worker threads: one small shared control
+ * block per worker, a job sequence number the main thread bumps, and a done number the worker
+ * sets when it has finished that job.
+ *
+ * No wake-up can be lost: the worker is told the sequence number it starts from (the block's
+ * value before any job was posted) instead of reading it itself, and it waits only while the
+ * number still equals the last one it served. A job posted before the worker first looks is
+ * therefore seen at once (`Atomics.wait` returns "not-equal"), however late the worker starts.
+ *
+ * @module
+ */
+
+/** Layout of a control block (Int32 slots). */
+export const CTRL = { SEQ: 0, DONE: 1, STOP: 2, ARGS: 4, SIZE: 32 } as const;
+
+/** Int32 argument slots per job. */
+export const MAX_ARGS = CTRL.SIZE - CTRL.ARGS;
+
+/** What a worker is sent once, at start. */
+export interface WorkerStart {
+  memory: WebAssembly.Memory;
+  ctrl: Int32Array;
+  pages: number;
+  /** the sequence number before the first job: the worker serves every number after it */
+  seen: number;
+}
+
+/** @returns a fresh zeroed control block */
+export function newControlBlock(): Int32Array {
+  return new Int32Array(new SharedArrayBuffer(CTRL.SIZE * 4));
+}
+
+/**
+ * Starts a worker on a control block.
+ *
+ * @param memory the shared WASM memory
+ * @param pages its size in 64 KiB pages
+ * @param ctrl the worker's control block (jobs may already be posted on it)
+ * @returns the worker and a promise that settles when its kernel is instantiated
+ */
+export function spawnGemmWorker(
+  memory: WebAssembly.Memory,
+  pages: number,
+  ctrl: Int32Array,
+): { worker: Worker; ready: Promise<void> } {
+  const worker = new Worker(new URL("./gemm_worker.ts", import.meta.url), { type: "module" });
+  const ready = new Promise<void>((resolve, reject) => {
+    worker.onmessage = () => resolve();
+    worker.onerror = (e) => {
+      e.preventDefault();
+      reject(new Error(`gemm worker: ${e.message}`));
+    };
+  });
+  // A fresh block's SEQ is 0; jobs posted before this point are > seen, so they still run.
+  const start: WorkerStart = { memory, ctrl, pages, seen: 0 };
+  worker.postMessage(start);
+  return { worker, ready };
+}
+
+/**
+ * Posts a job (its Int32 arguments) and wakes the worker.
+ *
+ * @param ctrl the worker's control block
+ * @param args at most {@link MAX_ARGS} values
+ * @returns the job's sequence number, for {@link awaitJob}
+ */
+export function postJob(ctrl: Int32Array, args: ArrayLike<number>): number {
+  ctrl.set(args, CTRL.ARGS);
+  const seq = Atomics.add(ctrl, CTRL.SEQ, 1) + 1;
+  Atomics.notify(ctrl, CTRL.SEQ);
+  return seq;
+}
+
+/** Blocks until the worker has finished job `seq`. */
+export function awaitJob(ctrl: Int32Array, seq: number): void {
+  for (;;) {
+    const done = Atomics.load(ctrl, CTRL.DONE);
+    if (done === seq) return;
+    Atomics.wait(ctrl, CTRL.DONE, done);
+  }
+}
+
+/** Asks the worker to stop (after its current job, if any). */
+export function stopWorker(ctrl: Int32Array): void {
+  Atomics.store(ctrl, CTRL.STOP, 1);
+  Atomics.add(ctrl, CTRL.SEQ, 1);
+  Atomics.notify(ctrl, CTRL.SEQ);
+}
+
+/**
+ * The worker's side: runs `run(args)` for every job posted after `seen`, in order, until stopped.
+ *
+ * @param ctrl the control block
+ * @param seen the sequence number already served (from {@link WorkerStart})
+ * @param run computes one job from its argument slots
+ */
+export function serveJobs(ctrl: Int32Array, seen: number, run: (args: Int32Array) => void): void {
+  const args = ctrl.subarray(CTRL.ARGS);
+  for (;;) {
+    // Returns at once when SEQ already moved past `seen` (a job posted before we got here).
+    Atomics.wait(ctrl, CTRL.SEQ, seen);
+    const seq = Atomics.load(ctrl, CTRL.SEQ);
+    if (seq === seen) continue;
+    if (Atomics.load(ctrl, CTRL.STOP) === 1) return;
+    // The main thread waits for DONE before it posts again, so seq === seen + 1 here.
+    run(args);
+    seen = seq;
+    Atomics.store(ctrl, CTRL.DONE, seq);
+    Atomics.notify(ctrl, CTRL.DONE);
+  }
+}
