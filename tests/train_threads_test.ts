@@ -15,6 +15,8 @@ import {
   stopWorker,
 } from "../models/train/gemm_threads.ts";
 import { Rng } from "../models/train/prng.ts";
+import { type Digits, loadDigits } from "../models/train/data.ts";
+import { trainModelFile } from "../models/train/model_file.ts";
 
 /** Waits (without blocking the event loop) until job `seq` is done or `ms` passed. */
 async function doneWithin(ctrl: Int32Array, seq: number, ms: number): Promise<boolean> {
@@ -90,3 +92,24 @@ Deno.test("three 2-thread `train fc` processes started at once all finish, with 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+function firstImages(d: Digits, n: number): Digits {
+  return { count: n, pixels: d.pixels.subarray(0, n * 784), labels: d.labels.subarray(0, n) };
+}
+
+for (
+  const [arch, images, batch] of [["fc", 3200, 16], ["cnn-small", 1600, 16]] as const
+) {
+  const steps = Math.ceil(Math.round(images * 0.95) / batch);
+  Deno.test(`${arch}: ${steps} training steps give the same bytes 5 times with 1 thread and 5 times with 2`, async () => {
+    const data = firstImages(loadDigits("train"), images);
+    const test = firstImages(loadDigits("test"), 200);
+    const cfg = { arch, layout: "ggml" as const, epochs: 1, batch, lr: 1e-3, lrDecay: 1, seed: 4 };
+    const first = (await trainModelFile({ ...cfg, threads: 1 }, data, test)).gguf;
+    for (let run = 0; run < 9; run++) {
+      const threads = run % 2 === 0 ? 2 : 1;
+      const again = (await trainModelFile({ ...cfg, threads }, data, test)).gguf;
+      assert.deepEqual(again, first, `run ${run + 2} (${threads} threads) differs from run 1`);
+    }
+  });
+}
