@@ -5,7 +5,7 @@
  * same bytes as a 1-thread run.
  */
 import assert from "node:assert/strict";
-import { jsGemm, WasmKernels } from "../models/train/gemm.ts";
+import { JOB, jsGemm, WasmKernels } from "../models/train/gemm.ts";
 import {
   awaitJob,
   CTRL,
@@ -42,7 +42,19 @@ Deno.test("a GEMM job posted before its worker starts is served, and later jobs 
   jsGemm.gemm(want, new Float32Array(a), new Float32Array(b), m, n, kk, kk, 1, n, n);
 
   const ctrl = newControlBlock();
-  const job = [c.byteOffset, a.byteOffset, b.byteOffset, m, n, kk, kk * 4, 4, n * 4, n * 4];
+  const job = [
+    JOB.GEMM,
+    c.byteOffset,
+    a.byteOffset,
+    b.byteOffset,
+    m,
+    n,
+    kk,
+    kk * 4,
+    4,
+    n * 4,
+    n * 4,
+  ];
   const first = postJob(ctrl, job); // before the worker exists: its wake-up cannot reach it
   const { worker, ready } = spawnGemmWorker(k.memory, pages, ctrl);
   try {

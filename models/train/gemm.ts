@@ -13,7 +13,14 @@
  *
  * @module
  */
-import { awaitJob, newControlBlock, postJob, spawnGemmWorker, stopWorker } from "./gemm_threads.ts";
+import {
+  awaitJob,
+  jobF64,
+  newControlBlock,
+  postJob,
+  spawnGemmWorker,
+  stopWorker,
+} from "./gemm_threads.ts";
 
 /** Anything the GEMM can run on: f32 arrays (training) or f64 arrays (gradient checks). */
 export type Vec = Float32Array | Float64Array;
@@ -44,6 +51,33 @@ export interface Gemm {
     ldb: number,
     ldc: number,
   ): void;
+  /**
+   * The same product as {@link Gemm.gemm}, bit for bit, for an A with many zeros: their products
+   * are skipped. Skipping is exact because an accumulator that does not start as -0 never becomes
+   * -0 (round to nearest), so adding a ±0 product leaves it unchanged; hence the conditions: no
+   * element of C is -0 on entry and B is finite (0·∞ would be NaN). Training meets both (C is a
+   * bias or a zeroed gradient).
+   *
+   * @param scratch kernel memory for A in CSR form, {@link sparseScratchSize} floats
+   */
+  gemmSparseA(
+    c: Vec,
+    a: Vec,
+    b: Vec,
+    m: number,
+    n: number,
+    k: number,
+    sai: number,
+    sak: number,
+    ldb: number,
+    ldc: number,
+    scratch: Float32Array,
+  ): void;
+}
+
+/** @returns floats of scratch {@link Gemm.gemmSparseA} needs for an m × k A */
+export function sparseScratchSize(m: number, k: number): number {
+  return m + 1 + 3 + 2 * (m * k + 3);
 }
 
 /** The plain-loop GEMM (f32 rounding per operation on Float32Array, f64 on Float64Array). */
@@ -66,12 +100,16 @@ export const jsGemm: Gemm = {
       }
     }
   },
+  gemmSparseA(c, a, b, m, n, k, sai, sak, ldb, ldc) {
+    // The plain loop adds A's zero products too; the result is the same (see the interface).
+    this.gemm(c, a, b, m, n, k, sai, sak, ldb, ldc);
+  },
 };
 
 // ---------------------------------------------------------------------------------------------
 // A tiny WASM assembler: just the opcodes the micro-kernel uses.
 
-const I32 = 0x7f, V128 = 0x7b;
+const I32 = 0x7f, F32 = 0x7d, V128 = 0x7b;
 const enum Op {
   Block = 0x02,
   Loop = 0x03,
@@ -81,16 +119,25 @@ const enum Op {
   BrIf = 0x0d,
   LocalGet = 0x20,
   LocalSet = 0x21,
+  LocalTee = 0x22,
+  I32Load = 0x28,
   F32Load = 0x2a,
+  F32Store = 0x38,
   I32Const = 0x41,
   I32Eqz = 0x45,
   I32GtS = 0x4a,
   I32Add = 0x6a,
   I32Sub = 0x6b,
   I32Mul = 0x6c,
+  I32And = 0x71,
+  F32Add = 0x92,
+  F32Mul = 0x94,
   Simd = 0xfd,
 }
 const SIMD_LOAD = 0x00, SIMD_STORE = 0x0b, F32X4_SPLAT = 0x13, F32X4_ADD = 0xe4, F32X4_MUL = 0xe6;
+const F64X2_SPLAT = 0x14, LOAD64_ZERO = 0x5d, STORE64_LANE = 0x5b, F32X4_DEMOTE_F64X2 = 0x5e;
+const F64X2_PROMOTE_F32X4 = 0x5f, F64X2_SQRT = 0xef, F64X2_ADD = 0xf0, F64X2_SUB = 0xf1;
+const F64X2_MUL = 0xf2, F64X2_DIV = 0xf3, F64 = 0x7c;
 
 function uleb(n: number): number[] {
   const out: number[] = [];
@@ -140,6 +187,10 @@ class Body {
   }
   simd(code: number) {
     this.b.push(Op.Simd, ...uleb(code));
+  }
+  /** local l = local l + constant d */
+  addConst(l: number, d: number) {
+    this.get(l), this.i32(d), this.op(Op.I32Add), this.set(l);
   }
   /** local l = local l + local d */
   addTo(l: number, d: number) {
@@ -198,12 +249,8 @@ function emitBlock(f: Body, vecs: number): void {
   f.get(L_J), f.i32(4 * vecs), f.op(Op.I32Add), f.set(L_J);
 }
 
-/**
- * @param shared whether the imported memory is shared (worker threads)
- * @param pages memory size in 64 KiB pages (the import's limits must match the memory's)
- * @returns the WASM module bytes of the GEMM kernel
- */
-export function buildGemmModule(shared: boolean, pages: number): Uint8Array<ArrayBuffer> {
+/** The dense kernel `gemm` (see {@link GemmFn}). */
+function emitGemm(): number[] {
   const f = new Body();
   f.i32(0), f.set(L_I);
   f.op(Op.Block, 0x40, Op.Loop, 0x40);
@@ -222,10 +269,142 @@ export function buildGemmModule(shared: boolean, pages: number): Uint8Array<Arra
   emitBlock(f, 1);
   f.op(Op.End);
   f.get(L_I), f.i32(4), f.op(Op.I32Add), f.set(L_I);
-  f.op(Op.Br, 0, Op.End, Op.End, Op.End);
+  f.op(Op.Br, 0, Op.End, Op.End);
+  return funcBody([[14, I32], [11, V128]], f);
+}
 
-  const locals = [2, ...uleb(14), I32, ...uleb(11), V128];
-  const code = [...uleb(locals.length + f.b.length), ...locals, ...f.b];
+function funcBody(locals: [number, number][], f: Body): number[] {
+  const decl = [...uleb(locals.length), ...locals.flatMap(([n, t]) => [...uleb(n), t])];
+  return [...uleb(decl.length + f.b.length + 1), ...decl, ...f.b, Op.End];
+}
+
+// spmm parameters (i32, bytes): c, rowptr, idx, val, b, r0, r1, n, ldc
+const S_C = 0, S_RP = 1, S_IDX = 2, S_VAL = 3, S_B = 4, S_R0 = 5, S_R1 = 6, S_N = 7, S_LDC = 8;
+// spmm locals: 8 i32, 8 accumulators and the splat (v128), an f32 accumulator for last columns
+const S_J = 9, S_I = 10, S_PC = 11, S_T = 12, S_TEND = 13, S_COLB = 14, S_N4 = 15, S_PB = 16;
+const S_ACC = 17, S_A = 25, S_FACC = 26;
+
+/**
+ * Rows r0..r1 of `C += A·B` for one column block at j, `vecs` vectors of 4 wide (or one column
+ * with scalar f32 ops when vecs is 0), A given as CSR: the products of A's zeros are skipped, the
+ * others rounded and added in increasing k exactly as the dense kernel does.
+ */
+function emitSparseRows(f: Body, vecs: number): void {
+  f.get(S_B), f.get(S_J), f.i32(4), f.op(Op.I32Mul, Op.I32Add), f.set(S_COLB);
+  f.get(S_R0), f.set(S_I);
+  f.op(Op.Block, 0x40, Op.Loop, 0x40);
+  f.get(S_R1), f.get(S_I), f.op(Op.I32GtS, Op.I32Eqz, Op.BrIf, 1);
+  f.get(S_C), f.get(S_I), f.get(S_LDC), f.op(Op.I32Mul, Op.I32Add);
+  f.get(S_J), f.i32(4), f.op(Op.I32Mul, Op.I32Add), f.set(S_PC);
+  if (vecs > 0) {
+    for (let v = 0; v < vecs; v++) f.v128Load(S_PC, 16 * v), f.set(S_ACC + v);
+  } else {
+    f.get(S_PC), f.op(Op.F32Load, 2, 0), f.set(S_FACC);
+  }
+  // t = rowptr[i] * 4, tend = rowptr[i + 1] * 4: byte offsets into idx and val
+  f.get(S_RP), f.get(S_I), f.i32(4), f.op(Op.I32Mul, Op.I32Add), f.set(S_T);
+  f.get(S_T), f.op(Op.I32Load, 2, 4), f.i32(4), f.op(Op.I32Mul), f.set(S_TEND);
+  f.get(S_T), f.op(Op.I32Load, 2, 0), f.i32(4), f.op(Op.I32Mul), f.set(S_T);
+  f.op(Op.Block, 0x40, Op.Loop, 0x40);
+  f.get(S_TEND), f.get(S_T), f.op(Op.I32GtS, Op.I32Eqz, Op.BrIf, 1);
+  // pb = colb + idx[t] (idx holds the byte offset of B's row k)
+  f.get(S_COLB), f.get(S_IDX), f.get(S_T), f.op(Op.I32Add, Op.I32Load, 2, 0, Op.I32Add);
+  f.set(S_PB);
+  if (vecs > 0) {
+    f.get(S_VAL), f.get(S_T), f.op(Op.I32Add, Op.F32Load, 2, 0), f.simd(F32X4_SPLAT), f.set(S_A);
+    for (let v = 0; v < vecs; v++) {
+      f.get(S_ACC + v), f.get(S_A), f.v128Load(S_PB, 16 * v);
+      f.simd(F32X4_MUL), f.simd(F32X4_ADD), f.set(S_ACC + v);
+    }
+  } else {
+    f.get(S_FACC), f.get(S_VAL), f.get(S_T), f.op(Op.I32Add, Op.F32Load, 2, 0);
+    f.get(S_PB), f.op(Op.F32Load, 2, 0, Op.F32Mul, Op.F32Add), f.set(S_FACC);
+  }
+  f.get(S_T), f.i32(4), f.op(Op.I32Add), f.set(S_T);
+  f.op(Op.Br, 0, Op.End, Op.End);
+  if (vecs > 0) {
+    for (let v = 0; v < vecs; v++) f.v128Store(S_PC, 16 * v, S_ACC + v);
+  } else {
+    f.get(S_PC), f.get(S_FACC), f.op(Op.F32Store, 2, 0);
+  }
+  f.get(S_I), f.i32(1), f.op(Op.I32Add), f.set(S_I);
+  f.op(Op.Br, 0, Op.End, Op.End);
+}
+
+/** The sparse-A kernel `spmm` (see {@link SpmmFn}): column blocks of 32, 8, 4, then 1. */
+function emitSpmm(): number[] {
+  const f = new Body();
+  f.get(S_N), f.i32(-4), f.op(Op.I32And), f.set(S_N4);
+  f.i32(0), f.set(S_J);
+  for (const [vecs, width] of [[8, 32], [2, 8], [1, 4]] as const) {
+    // while (j + width <= n4) { rows; j += width }
+    f.op(Op.Block, 0x40, Op.Loop, 0x40);
+    f.get(S_J), f.i32(width), f.op(Op.I32Add), f.get(S_N4), f.op(Op.I32GtS, Op.BrIf, 1);
+    emitSparseRows(f, vecs);
+    f.get(S_J), f.i32(width), f.op(Op.I32Add), f.set(S_J);
+    f.op(Op.Br, 0, Op.End, Op.End);
+  }
+  f.op(Op.Block, 0x40, Op.Loop, 0x40);
+  f.get(S_N), f.get(S_J), f.op(Op.I32GtS, Op.I32Eqz, Op.BrIf, 1);
+  emitSparseRows(f, 0);
+  f.get(S_J), f.i32(1), f.op(Op.I32Add), f.set(S_J);
+  f.op(Op.Br, 0, Op.End, Op.End);
+  return funcBody([[8, I32], [9, V128], [1, F32]], f);
+}
+
+// adam parameters: w, g (f32), m, v (f64) byte pointers, count (even); then f64 a, b1, c1, b2,
+// c2, eps (locals 5..10). Locals: 6 splats and 3 temporaries (v128).
+const D_W = 0, D_G = 1, D_M = 2, D_V = 3, D_N = 4, D_A = 5;
+const D_SPLAT = 11, D_G2 = 17, D_M2 = 18, D_V2 = 19;
+
+/**
+ * The Adam update `adam` (see {@link AdamFn}), two parameters at a time in f64 with the same
+ * operations in the same order as the plain loop, so it agrees with it bit for bit.
+ */
+function emitAdam(): number[] {
+  const f = new Body();
+  for (let s = 0; s < 6; s++) f.get(D_A + s), f.simd(F64X2_SPLAT), f.set(D_SPLAT + s);
+  const [sa, sb1, sc1, sb2, sc2, seps] = [0, 1, 2, 3, 4, 5].map((s) => D_SPLAT + s);
+  const mem64 = (ptr: number, code: number) => (f.get(ptr), f.simd(code), f.b.push(3, 0));
+  f.op(Op.Block, 0x40, Op.Loop, 0x40);
+  f.get(D_N), f.op(Op.I32Eqz, Op.BrIf, 1);
+  mem64(D_G, LOAD64_ZERO), f.simd(F64X2_PROMOTE_F32X4), f.set(D_G2);
+  // m = b1*m + c1*g
+  f.get(D_M);
+  f.get(sb1), f.v128Load(D_M, 0), f.simd(F64X2_MUL);
+  f.get(sc1), f.get(D_G2), f.simd(F64X2_MUL), f.simd(F64X2_ADD);
+  f.b.push(Op.LocalTee, ...uleb(D_M2)), f.simd(SIMD_STORE), f.b.push(4, 0);
+  // v = b2*v + (c2*g)*g
+  f.get(D_V);
+  f.get(sb2), f.v128Load(D_V, 0), f.simd(F64X2_MUL);
+  f.get(sc2), f.get(D_G2), f.simd(F64X2_MUL), f.get(D_G2), f.simd(F64X2_MUL), f.simd(F64X2_ADD);
+  f.b.push(Op.LocalTee, ...uleb(D_V2)), f.simd(SIMD_STORE), f.b.push(4, 0);
+  // w = f32(w - (a*m) / (sqrt(v) + eps))
+  f.get(D_W);
+  mem64(D_W, LOAD64_ZERO), f.simd(F64X2_PROMOTE_F32X4);
+  f.get(sa), f.get(D_M2), f.simd(F64X2_MUL);
+  f.get(D_V2), f.simd(F64X2_SQRT), f.get(seps), f.simd(F64X2_ADD), f.simd(F64X2_DIV);
+  f.simd(F64X2_SUB), f.simd(F32X4_DEMOTE_F64X2);
+  f.simd(STORE64_LANE), f.b.push(3, 0, 0);
+  f.addConst(D_W, 8), f.addConst(D_G, 8), f.addConst(D_M, 16), f.addConst(D_V, 16);
+  f.addConst(D_N, -2);
+  f.op(Op.Br, 0, Op.End, Op.End);
+  return funcBody([[9, V128]], f);
+}
+
+/**
+ * @param shared whether the imported memory is shared (worker threads)
+ * @param pages memory size in 64 KiB pages (the import's limits must match the memory's)
+ * @returns the WASM module bytes of the kernels: `gemm`, `spmm` and `adam`
+ */
+export function buildGemmModule(shared: boolean, pages: number): Uint8Array<ArrayBuffer> {
+  const types = [
+    [0x60, 10, ...Array(10).fill(I32), 0],
+    [0x60, 9, ...Array(9).fill(I32), 0],
+    [0x60, 11, ...Array(5).fill(I32), ...Array(6).fill(F64), 0],
+  ];
+  const names = ["gemm", "spmm", "adam"];
+  const bodies = [emitGemm(), emitSpmm(), emitAdam()];
   return new Uint8Array([
     0x00,
     0x61,
@@ -235,7 +414,7 @@ export function buildGemmModule(shared: boolean, pages: number): Uint8Array<Arra
     0x00,
     0x00,
     0x00,
-    ...section(1, [1, 0x60, 10, ...Array(10).fill(I32), 0]),
+    ...section(1, [types.length, ...types.flat()]),
     ...section(2, [
       1,
       ...str("env"),
@@ -243,9 +422,9 @@ export function buildGemmModule(shared: boolean, pages: number): Uint8Array<Arra
       0x02,
       ...(shared ? [0x03, ...uleb(pages), ...uleb(pages)] : [0x00, ...uleb(1)]),
     ]),
-    ...section(3, [1, 0]),
-    ...section(7, [1, ...str("gemm"), 0x00, 0]),
-    ...section(10, [1, ...code]),
+    ...section(3, [3, 0, 1, 2]),
+    ...section(7, [3, ...names.flatMap((n, i) => [...str(n), 0x00, i])]),
+    ...section(10, [3, ...bodies.flat()]),
   ]);
 }
 
@@ -289,8 +468,70 @@ export function gemmChunked(
   }
 }
 
+/** The raw sparse kernel: rows r0..r1 of `C += A·B`, A as CSR (bytes; idx = B row offsets). */
+export type SpmmFn = (
+  c: number,
+  rowptr: number,
+  idx: number,
+  val: number,
+  b: number,
+  r0: number,
+  r1: number,
+  n: number,
+  ldc: number,
+) => void;
+
+/** The raw Adam update of `count` (even) parameters; pointers in bytes, then the f64 factors. */
+export type AdamFn = (
+  w: number,
+  g: number,
+  m: number,
+  v: number,
+  count: number,
+  a: number,
+  b1: number,
+  c1: number,
+  b2: number,
+  c2: number,
+  eps: number,
+) => void;
+
+/** The three kernels of one instance. */
+export interface KernelFns {
+  readonly gemm: GemmFn;
+  readonly spmm: SpmmFn;
+  readonly adam: AdamFn;
+}
+
+/** @returns the kernels instantiated on `memory` */
+export function instantiateKernels(
+  memory: WebAssembly.Memory,
+  shared: boolean,
+  pages: number,
+): KernelFns {
+  const mod = new WebAssembly.Module(buildGemmModule(shared, pages));
+  const e = new WebAssembly.Instance(mod, { env: { mem: memory } }).exports;
+  return { gemm: e.gemm as GemmFn, spmm: e.spmm as SpmmFn, adam: e.adam as AdamFn };
+}
+
+/** What a worker job computes: its first Int32 argument. */
+export const JOB = { GEMM: 0, SPMM: 1, ADAM: 2 } as const;
+
+/** Runs one job from its Int32 and f64 argument slots (on a worker). */
+export function runJob(k: KernelFns, a: Int32Array, f: Float64Array): void {
+  if (a[0] === JOB.GEMM) {
+    gemmChunked(k.gemm, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, a[10]!);
+  } else if (a[0] === JOB.SPMM) {
+    k.spmm(a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!);
+  } else {
+    k.adam(a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, f[0]!, f[1]!, f[2]!, f[3]!, f[4]!, f[5]!);
+  }
+}
+
 /** Work below this many multiply-adds stays on the calling thread. */
 const PARALLEL_MIN = 1 << 18;
+/** Adam updates of fewer parameters stay on the calling thread. */
+const ADAM_PARALLEL_MIN = 1 << 14;
 
 /**
  * A fixed-size WASM memory plus the SIMD GEMM over it. Training buffers are allocated here
@@ -313,9 +554,9 @@ const PARALLEL_MIN = 1 << 18;
 export class WasmKernels implements Gemm {
   readonly memory: WebAssembly.Memory;
   readonly #buf: ArrayBufferLike;
-  #fn: GemmFn;
+  readonly #k: KernelFns;
   #top = 0;
-  #workers: { worker: Worker; ctrl: Int32Array }[] = [];
+  #workers: { worker: Worker; ctrl: Int32Array; f64: Float64Array }[] = [];
 
   /**
    * A single-threaded kernel set.
@@ -327,9 +568,7 @@ export class WasmKernels implements Gemm {
     const pages = Math.ceil(bytes / 65536);
     this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared });
     this.#buf = this.memory.buffer;
-    const mod = new WebAssembly.Module(buildGemmModule(shared, pages));
-    const inst = new WebAssembly.Instance(mod, { env: { mem: this.memory } });
-    this.#fn = inst.exports.gemm as GemmFn;
+    this.#k = instantiateKernels(this.memory, shared, pages);
   }
 
   /**
@@ -348,7 +587,7 @@ export class WasmKernels implements Gemm {
       const ctrl = newControlBlock();
       const w = spawnGemmWorker(k.memory, pages, ctrl);
       ready.push(w.ready);
-      k.#workers.push({ worker: w.worker, ctrl });
+      k.#workers.push({ worker: w.worker, ctrl, f64: jobF64(ctrl) });
     }
     await Promise.all(ready);
     return k;
@@ -431,6 +670,7 @@ export class WasmKernels implements Gemm {
       const { ctrl } = this.#workers[t - 1]!;
       const r0 = slice(t), r1 = slice(t + 1);
       seqs.push(postJob(ctrl, [
+        JOB.GEMM,
         c.byteOffset + r0 * ldc * 4,
         a.byteOffset + r0 * sai * 4,
         args[2],
@@ -439,7 +679,7 @@ export class WasmKernels implements Gemm {
       ]));
     }
     gemmChunked(
-      this.#fn,
+      this.#k.gemm,
       args[0],
       args[1],
       args[2],
@@ -453,5 +693,108 @@ export class WasmKernels implements Gemm {
       jsGemm.gemm(c.subarray(m4 * ldc), a.subarray(m4 * sai), b, m - m4, n, k, sai, sak, ldb, ldc);
     }
     for (let t = 1; t < parts; t++) awaitJob(this.#workers[t - 1]!.ctrl, seqs[t - 1]!);
+  }
+  /**
+   * @param n number of doubles
+   * @returns a zeroed Float64Array view into the kernel memory
+   */
+  alloc64(n: number): Float64Array {
+    const f = this.alloc(2 * n);
+    return new Float64Array(this.#buf, f.byteOffset, n);
+  }
+
+  #inMemory(...vs: Vec[]): boolean {
+    return vs.every((v) => v instanceof Float32Array && v.buffer === this.#buf);
+  }
+
+  /** {@inheritDoc Gemm.gemmSparseA} */
+  gemmSparseA(
+    c: Vec,
+    a: Vec,
+    b: Vec,
+    m: number,
+    n: number,
+    k: number,
+    sai: number,
+    sak: number,
+    ldb: number,
+    ldc: number,
+    scratch: Float32Array,
+  ): void {
+    if (!this.#inMemory(c, a, b, scratch) || scratch.length < sparseScratchSize(m, k)) {
+      jsGemm.gemm(c, a, b, m, n, k, sai, sak, ldb, ldc);
+      return;
+    }
+    // CSR of A in the scratch: rowptr[m + 1], then idx (byte offset of B's row) and val.
+    const buf = this.#buf, base = scratch.byteOffset;
+    const rp = new Int32Array(buf, base, m + 1);
+    const idxAt = base + ((m + 1) * 4 + 15 & ~15), valAt = idxAt + (m * k * 4 + 15 & ~15);
+    const idx = new Int32Array(buf, idxAt, m * k), val = new Float32Array(buf, valAt, m * k);
+    const ldb4 = ldb * 4;
+    let t = 0;
+    for (let i = 0; i < m; i++) {
+      rp[i] = t;
+      for (let p = 0, pa = i * sai; p < k; p++, pa += sak) {
+        const v = a[pa]!;
+        if (v !== 0) idx[t] = p * ldb4, val[t] = v, t++;
+      }
+    }
+    rp[m] = t;
+    const parts = this.#workers.length > 0 && t * n >= PARALLEL_MIN ? this.threads : 1;
+    // Rows split so that each part gets about the same number of products.
+    let r = 0;
+    const bounds = [0];
+    for (let p = 1; p < parts; p++) {
+      while (r < m && rp[r]! < (t * p) / parts) r++;
+      bounds.push(r);
+    }
+    bounds.push(m);
+    const job = (r0: number, r1: number) =>
+      [c.byteOffset, base, idxAt, valAt, b.byteOffset, r0, r1, n, ldc * 4] as const;
+    const seqs: number[] = [];
+    for (let p = 1; p < parts; p++) {
+      seqs.push(
+        postJob(this.#workers[p - 1]!.ctrl, [JOB.SPMM, ...job(bounds[p]!, bounds[p + 1]!)]),
+      );
+    }
+    this.#k.spmm(...job(0, bounds[1]!));
+    for (let p = 1; p < parts; p++) awaitJob(this.#workers[p - 1]!.ctrl, seqs[p - 1]!);
+  }
+
+  /**
+   * One Adam update of parameters `w` with gradient `g` and f64 moments `m`, `v` (see adam.ts for
+   * the formula), on all threads when large. Arrays outside the kernel memory are not accepted.
+   *
+   * @param f the f64 factors a, b1, c1, b2, c2, eps
+   * @param js the plain loop over [from, to), for an odd last element
+   */
+  adam(
+    w: Float32Array,
+    g: Float32Array,
+    m: Float64Array,
+    v: Float64Array,
+    f: readonly [number, number, number, number, number, number],
+    js: (from: number, to: number) => void,
+  ): void {
+    const len = w.length, even = len & ~1;
+    const parts = this.#workers.length > 0 && even >= ADAM_PARALLEL_MIN ? this.threads : 1;
+    const cut = (p: number) => Math.floor((even / 2) * p / parts) * 2;
+    const job = (from: number, to: number) =>
+      [
+        w.byteOffset + from * 4,
+        g.byteOffset + from * 4,
+        m.byteOffset + from * 8,
+        v.byteOffset + from * 8,
+        to - from,
+      ] as const;
+    const seqs: number[] = [];
+    for (let p = 1; p < parts; p++) {
+      const { ctrl, f64 } = this.#workers[p - 1]!;
+      f64.set(f);
+      seqs.push(postJob(ctrl, [JOB.ADAM, ...job(cut(p), cut(p + 1))]));
+    }
+    this.#k.adam(...job(0, cut(1)), ...f);
+    if (even < len) js(even, len);
+    for (let p = 1; p < parts; p++) awaitJob(this.#workers[p - 1]!.ctrl, seqs[p - 1]!);
   }
 }

@@ -11,11 +11,14 @@
  * @module
  */
 
-/** Layout of a control block (Int32 slots). */
+/** Layout of a control block: Int32 slots, then {@link F64_ARGS} f64 argument slots. */
 export const CTRL = { SEQ: 0, DONE: 1, STOP: 2, ARGS: 4, SIZE: 32 } as const;
 
 /** Int32 argument slots per job. */
 export const MAX_ARGS = CTRL.SIZE - CTRL.ARGS;
+
+/** f64 argument slots per job (after the Int32 slots). */
+export const F64_ARGS = 8;
 
 /** What a worker is sent once, at start. */
 export interface WorkerStart {
@@ -28,7 +31,12 @@ export interface WorkerStart {
 
 /** @returns a fresh zeroed control block */
 export function newControlBlock(): Int32Array {
-  return new Int32Array(new SharedArrayBuffer(CTRL.SIZE * 4));
+  return new Int32Array(new SharedArrayBuffer(CTRL.SIZE * 4 + F64_ARGS * 8));
+}
+
+/** @returns the f64 argument slots of a control block (set them before {@link postJob}) */
+export function jobF64(ctrl: Int32Array): Float64Array {
+  return new Float64Array(ctrl.buffer, CTRL.SIZE * 4, F64_ARGS);
 }
 
 /**
@@ -89,14 +97,19 @@ export function stopWorker(ctrl: Int32Array): void {
 }
 
 /**
- * The worker's side: runs `run(args)` for every job posted after `seen`, in order, until stopped.
+ * The worker's side: runs `run(args, f64)` for every job posted after `seen`, in order, until
+ * stopped.
  *
  * @param ctrl the control block
  * @param seen the sequence number already served (from {@link WorkerStart})
  * @param run computes one job from its argument slots
  */
-export function serveJobs(ctrl: Int32Array, seen: number, run: (args: Int32Array) => void): void {
-  const args = ctrl.subarray(CTRL.ARGS);
+export function serveJobs(
+  ctrl: Int32Array,
+  seen: number,
+  run: (args: Int32Array, f64: Float64Array) => void,
+): void {
+  const args = ctrl.subarray(CTRL.ARGS, CTRL.SIZE), f64 = jobF64(ctrl);
   for (;;) {
     // Returns at once when SEQ already moved past `seen` (a job posted before we got here).
     Atomics.wait(ctrl, CTRL.SEQ, seen);
@@ -104,7 +117,7 @@ export function serveJobs(ctrl: Int32Array, seen: number, run: (args: Int32Array
     if (seq === seen) continue;
     if (Atomics.load(ctrl, CTRL.STOP) === 1) return;
     // The main thread waits for DONE before it posts again, so seq === seen + 1 here.
-    run(args);
+    run(args, f64);
     seen = seq;
     Atomics.store(ctrl, CTRL.DONE, seq);
     Atomics.notify(ctrl, CTRL.DONE);

@@ -6,16 +6,13 @@
  *
  * @module
  */
-import { buildGemmModule, gemmChunked, type GemmFn } from "./gemm.ts";
+import { instantiateKernels, runJob } from "./gemm.ts";
 import { serveJobs, type WorkerStart } from "./gemm_threads.ts";
 
 self.onmessage = (e: MessageEvent<WorkerStart>) => {
   const { memory, ctrl, pages, seen } = e.data;
-  const mod = new WebAssembly.Module(buildGemmModule(true, pages));
-  const fn = new WebAssembly.Instance(mod, { env: { mem: memory } }).exports.gemm as GemmFn;
+  const kernels = instantiateKernels(memory, true, pages);
   self.postMessage("ready");
-  serveJobs(ctrl, seen, (a) => {
-    gemmChunked(fn, a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!);
-  });
+  serveJobs(ctrl, seen, (args, f64) => runJob(kernels, args, f64));
   self.close();
 };

@@ -114,6 +114,7 @@ export function col2im(s: ConvShape, dcols: Vec, dx: Vec): void {
  * @param rows number of rows
  * @param k input width
  * @param n output width
+ * @param sparse scratch for {@link Gemm.gemmSparseA} when x has many zeros (ReLU outputs, pixels)
  */
 export function denseForward(
   g: Gemm,
@@ -124,9 +125,11 @@ export function denseForward(
   rows: number,
   k: number,
   n: number,
+  sparse?: Float32Array,
 ): void {
   for (let r = 0; r < rows; r++) y.set(bias.subarray(0, n) as never, r * n);
-  g.gemm(y, x, wt, rows, n, k, k, 1, n, n);
+  if (sparse) g.gemmSparseA(y, x, wt, rows, n, k, k, 1, n, n, sparse);
+  else g.gemm(y, x, wt, rows, n, k, k, 1, n, n);
 }
 
 /**
@@ -143,6 +146,7 @@ export function denseForward(
  * @param n output width
  * @param w weights transposed `[n][k]` (only needed with dx)
  * @param dx input gradient `[rows][k]` or undefined
+ * @param sparse scratch for {@link Gemm.gemmSparseA} when x has many zeros
  */
 export function denseBackward(
   g: Gemm,
@@ -155,8 +159,10 @@ export function denseBackward(
   n: number,
   w?: Vec,
   dx?: Vec,
+  sparse?: Float32Array,
 ): void {
-  g.gemm(dwt, x, dy, k, n, rows, 1, k, n, n);
+  if (sparse) g.gemmSparseA(dwt, x, dy, k, n, rows, 1, k, n, n, sparse);
+  else g.gemm(dwt, x, dy, k, n, rows, 1, k, n, n);
   for (let r = 0; r < rows; r++) {
     const o = r * n;
     for (let j = 0; j < n; j++) db[j]! += dy[o + j]!;
