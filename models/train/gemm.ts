@@ -122,14 +122,19 @@ const enum Op {
   LocalTee = 0x22,
   I32Load = 0x28,
   F32Load = 0x2a,
+  I32Store = 0x36,
   F32Store = 0x38,
+  F32Ne = 0x5c,
   I32Const = 0x41,
+  F32Const = 0x43,
   I32Eqz = 0x45,
   I32GtS = 0x4a,
   I32Add = 0x6a,
   I32Sub = 0x6b,
   I32Mul = 0x6c,
   I32And = 0x71,
+  I32Shl = 0x74,
+  I32ShrU = 0x76,
   F32Add = 0x92,
   F32Mul = 0x94,
   Simd = 0xfd,
@@ -392,19 +397,56 @@ function emitAdam(): number[] {
   return funcBody([[9, V128]], f);
 }
 
+// csr parameters (i32, bytes): a, m, k, sai, sak, ldb, rowptr, idx, val; locals i, p, pa, off, t
+const R_A = 0, R_M = 1, R_K = 2, R_SAI = 3, R_SAK = 4, R_LDB = 5, R_RP = 6, R_IDX = 7, R_VAL = 8;
+const R_I = 9, R_P = 10, R_PA = 11, R_OFF = 12, R_T = 13, R_V = 14;
+
+/**
+ * The CSR builder `csr` (see {@link CsrFn}): every element of A is written to the next idx/val
+ * slot, and the slot advances only when it is not zero (no branch on the data).
+ */
+function emitCsr(): number[] {
+  const f = new Body();
+  const storeRowptr = () => {
+    f.get(R_RP), f.get(R_I), f.i32(4), f.op(Op.I32Mul, Op.I32Add);
+    f.get(R_T), f.i32(2), f.op(Op.I32ShrU, Op.I32Store, 2, 0);
+  };
+  f.op(Op.Block, 0x40, Op.Loop, 0x40);
+  f.get(R_M), f.get(R_I), f.op(Op.I32GtS, Op.I32Eqz, Op.BrIf, 1);
+  storeRowptr();
+  f.get(R_A), f.get(R_I), f.get(R_SAI), f.op(Op.I32Mul, Op.I32Add), f.set(R_PA);
+  f.i32(0), f.set(R_P), f.i32(0), f.set(R_OFF);
+  f.op(Op.Block, 0x40, Op.Loop, 0x40);
+  f.get(R_K), f.get(R_P), f.op(Op.I32GtS, Op.I32Eqz, Op.BrIf, 1);
+  f.get(R_PA), f.op(Op.F32Load, 2, 0), f.set(R_V);
+  f.get(R_IDX), f.get(R_T), f.op(Op.I32Add), f.get(R_OFF), f.op(Op.I32Store, 2, 0);
+  f.get(R_VAL), f.get(R_T), f.op(Op.I32Add), f.get(R_V), f.op(Op.F32Store, 2, 0);
+  // t += (v != 0) * 4: NaN counts as non-zero (its products are not skipped), -0 as zero
+  f.get(R_T), f.get(R_V), f.b.push(Op.F32Const, 0, 0, 0, 0), f.op(Op.F32Ne);
+  f.i32(2), f.op(Op.I32Shl, Op.I32Add), f.set(R_T);
+  f.addTo(R_PA, R_SAK), f.addTo(R_OFF, R_LDB), f.addConst(R_P, 1);
+  f.op(Op.Br, 0, Op.End, Op.End);
+  f.addConst(R_I, 1);
+  f.op(Op.Br, 0, Op.End, Op.End);
+  storeRowptr();
+  f.get(R_T), f.i32(2), f.op(Op.I32ShrU);
+  return funcBody([[5, I32], [1, F32]], f);
+}
+
 /**
  * @param shared whether the imported memory is shared (worker threads)
  * @param pages memory size in 64 KiB pages (the import's limits must match the memory's)
- * @returns the WASM module bytes of the kernels: `gemm`, `spmm` and `adam`
+ * @returns the WASM module bytes of the kernels: `gemm`, `spmm`, `adam` and `csr`
  */
 export function buildGemmModule(shared: boolean, pages: number): Uint8Array<ArrayBuffer> {
   const types = [
     [0x60, 10, ...Array(10).fill(I32), 0],
     [0x60, 9, ...Array(9).fill(I32), 0],
     [0x60, 11, ...Array(5).fill(I32), ...Array(6).fill(F64), 0],
+    [0x60, 9, ...Array(9).fill(I32), 1, I32],
   ];
-  const names = ["gemm", "spmm", "adam"];
-  const bodies = [emitGemm(), emitSpmm(), emitAdam()];
+  const names = ["gemm", "spmm", "adam", "csr"];
+  const bodies = [emitGemm(), emitSpmm(), emitAdam(), emitCsr()];
   return new Uint8Array([
     0x00,
     0x61,
@@ -422,9 +464,9 @@ export function buildGemmModule(shared: boolean, pages: number): Uint8Array<Arra
       0x02,
       ...(shared ? [0x03, ...uleb(pages), ...uleb(pages)] : [0x00, ...uleb(1)]),
     ]),
-    ...section(3, [3, 0, 1, 2]),
-    ...section(7, [3, ...names.flatMap((n, i) => [...str(n), 0x00, i])]),
-    ...section(10, [3, ...bodies.flat()]),
+    ...section(3, [4, 0, 1, 2, 3]),
+    ...section(7, [4, ...names.flatMap((n, i) => [...str(n), 0x00, i])]),
+    ...section(10, [4, ...bodies.flat()]),
   ]);
 }
 
@@ -496,11 +538,28 @@ export type AdamFn = (
   eps: number,
 ) => void;
 
-/** The three kernels of one instance. */
+/**
+ * The raw CSR builder: A (m × k, strides sai/sak, bytes) into rowptr (element indices), idx (k ×
+ * ldb, the byte offset of B's row) and val; returns the number of non-zeros.
+ */
+export type CsrFn = (
+  a: number,
+  m: number,
+  k: number,
+  sai: number,
+  sak: number,
+  ldb: number,
+  rowptr: number,
+  idx: number,
+  val: number,
+) => number;
+
+/** The kernels of one instance. */
 export interface KernelFns {
   readonly gemm: GemmFn;
   readonly spmm: SpmmFn;
   readonly adam: AdamFn;
+  readonly csr: CsrFn;
 }
 
 /** @returns the kernels instantiated on `memory` */
@@ -511,7 +570,12 @@ export function instantiateKernels(
 ): KernelFns {
   const mod = new WebAssembly.Module(buildGemmModule(shared, pages));
   const e = new WebAssembly.Instance(mod, { env: { mem: memory } }).exports;
-  return { gemm: e.gemm as GemmFn, spmm: e.spmm as SpmmFn, adam: e.adam as AdamFn };
+  return {
+    gemm: e.gemm as GemmFn,
+    spmm: e.spmm as SpmmFn,
+    adam: e.adam as AdamFn,
+    csr: e.csr as CsrFn,
+  };
 }
 
 /** What a worker job computes: its first Int32 argument. */
@@ -729,17 +793,7 @@ export class WasmKernels implements Gemm {
     const buf = this.#buf, base = scratch.byteOffset;
     const rp = new Int32Array(buf, base, m + 1);
     const idxAt = base + ((m + 1) * 4 + 15 & ~15), valAt = idxAt + (m * k * 4 + 15 & ~15);
-    const idx = new Int32Array(buf, idxAt, m * k), val = new Float32Array(buf, valAt, m * k);
-    const ldb4 = ldb * 4;
-    let t = 0;
-    for (let i = 0; i < m; i++) {
-      rp[i] = t;
-      for (let p = 0, pa = i * sai; p < k; p++, pa += sak) {
-        const v = a[pa]!;
-        if (v !== 0) idx[t] = p * ldb4, val[t] = v, t++;
-      }
-    }
-    rp[m] = t;
+    const t = this.#k.csr(a.byteOffset, m, k, sai * 4, sak * 4, ldb * 4, base, idxAt, valAt);
     const parts = this.#workers.length > 0 && t * n >= PARALLEL_MIN ? this.threads : 1;
     // Rows split so that each part gets about the same number of products.
     let r = 0;

@@ -256,13 +256,11 @@ export class Relu implements Layer {
   }
   init(): void {}
   forward(_ctx: RunContext, x: Float32Array): void {
-    this.y.set(x.subarray(0, this.#n));
-    reluForward(this.y, this.#n);
+    reluForward(this.y, this.#n, x);
   }
   backward(_ctx: RunContext, _x: Float32Array, dx: Float32Array | undefined): void {
     if (!dx) return;
-    dx.set(this.dy.subarray(0, this.#n));
-    reluBackward(this.y, dx, this.#n);
+    reluBackward(this.y, dx, this.#n, this.dy);
   }
 }
 

@@ -182,20 +182,30 @@ export function transpose(wt: Vec, w: Vec, k: number, n: number): void {
   for (let i = 0; i < k; i++) for (let j = 0; j < n; j++) w[j * k + i] = wt[i * n + j]!;
 }
 
-/** ReLU in place over the first `len` values. */
-export function reluForward(y: Vec, len: number): void {
-  for (let i = 0; i < len; i++) if (!(y[i]! > 0)) y[i] = 0;
+/**
+ * ReLU over the first `len` values: `y[i] = x[i] > 0 ? x[i] : 0` (in place without `x`).
+ *
+ * @param y output
+ * @param len number of values
+ * @param x input (default: y itself)
+ */
+export function reluForward(y: Vec, len: number, x: Vec = y): void {
+  for (let i = 0; i < len; i++) {
+    const v = x[i]!;
+    y[i] = v > 0 ? v : 0;
+  }
 }
 
 /**
- * ReLU backward in place: `dy[i] = 0` where the forward output `y[i]` was not positive.
+ * ReLU backward: `dx[i] = g[i]`, or 0 where the forward output `y[i]` was not positive.
  *
  * @param y forward output
- * @param dy gradient, masked in place
+ * @param dx gradient out (masked in place without `g`)
  * @param len number of values
+ * @param g gradient in (default: dx itself)
  */
-export function reluBackward(y: Vec, dy: Vec, len: number): void {
-  for (let i = 0; i < len; i++) if (!(y[i]! > 0)) dy[i] = 0;
+export function reluBackward(y: Vec, dx: Vec, len: number, g: Vec = dx): void {
+  for (let i = 0; i < len; i++) dx[i] = y[i]! > 0 ? g[i]! : 0;
 }
 
 /** Geometry of a 2×2 stride-2 max-pool (floor: a trailing odd row/column is dropped). */
