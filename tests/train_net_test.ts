@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { jsGemm, sparseScratchSize, WasmKernels } from "../models/train/gemm.ts";
 import { Adam } from "../models/train/adam.ts";
 import { ARCHS, buildNet, type RunContext } from "../models/train/layers.ts";
-import { softmaxCrossEntropy } from "../models/train/ops.ts";
+import { reluBackward, reluForward, softmaxCrossEntropy } from "../models/train/ops.ts";
 import { Rng } from "../models/train/prng.ts";
 import { type Digits, loadDigits } from "../models/train/data.ts";
 import { train } from "../models/train/trainer.ts";
@@ -37,6 +37,22 @@ Deno.test("the WASM SIMD GEMM equals the plain loop bit for bit (A·B, Aᵀ·B, 
     jsGemm.gemm(expect, new Float32Array(a), new Float32Array(b), m!, n!, k!, sai, sak, n!, n!);
     assert.deepEqual(c, expect, `m=${m} n=${n} k=${k} trans=${trans}`);
   }
+});
+
+Deno.test("the WASM ReLU select equals reluForward and reluBackward bit for bit (-0, NaN, odd length)", () => {
+  const w = new WasmKernels(1 << 20);
+  const n = 1003, rng = new Rng(7);
+  const x = w.alloc(n), y = w.alloc(n), g = w.alloc(n), dx = w.alloc(n);
+  for (let i = 0; i < n; i++) x[i] = rng.normal(), g[i] = rng.normal();
+  x[0] = -0, x[1] = NaN, x[2] = 0, x[n - 1] = 5;
+  const wantY = new Float32Array(x), wantDx = new Float32Array(g);
+  reluForward(wantY, n);
+  reluBackward(wantY, wantDx, n);
+  w.reluMask(y, x, x, n);
+  w.reluMask(dx, g, y, n);
+  assert.deepEqual(y, wantY);
+  assert.deepEqual(dx, wantDx);
+  assert(Object.is(y[0], 0) && Object.is(y[1], 0) && y[n - 1] === 5);
 });
 
 for (const threads of [1, 2]) {

@@ -26,7 +26,7 @@ import {
 export type Vec = Float32Array | Float64Array;
 
 /** A GEMM implementation (see the module doc for the formula). */
-export interface Gemm {
+export interface Gemm extends ReluMask {
   /**
    * @param c output, accumulated into
    * @param a left operand, element (i, k) at i*sai + k*sak
@@ -75,6 +75,11 @@ export interface Gemm {
   ): void;
 }
 
+/** ReLU and its gradient as one select: `dst[i] = y[i] > 0 ? src[i] : +0` for i < len. */
+export interface ReluMask {
+  reluMask(dst: Vec, src: Vec, y: Vec, len: number): void;
+}
+
 /** @returns floats of scratch {@link Gemm.gemmSparseA} needs for an m × k A */
 export function sparseScratchSize(m: number, k: number): number {
   return m + 1 + 3 + 2 * (m * k + 3);
@@ -103,6 +108,9 @@ export const jsGemm: Gemm = {
   gemmSparseA(c, a, b, m, n, k, sai, sak, ldb, ldc) {
     // The plain loop adds A's zero products too; the result is the same (see the interface).
     this.gemm(c, a, b, m, n, k, sai, sak, ldb, ldc);
+  },
+  reluMask(dst, src, y, len) {
+    for (let i = 0; i < len; i++) dst[i] = y[i]! > 0 ? src[i]! : 0;
   },
 };
 
@@ -142,7 +150,7 @@ const enum Op {
 const SIMD_LOAD = 0x00, SIMD_STORE = 0x0b, F32X4_SPLAT = 0x13, F32X4_ADD = 0xe4, F32X4_MUL = 0xe6;
 const F64X2_SPLAT = 0x14, LOAD64_ZERO = 0x5d, STORE64_LANE = 0x5b, F32X4_DEMOTE_F64X2 = 0x5e;
 const F64X2_PROMOTE_F32X4 = 0x5f, F64X2_SQRT = 0xef, F64X2_ADD = 0xf0, F64X2_SUB = 0xf1;
-const F64X2_MUL = 0xf2, F64X2_DIV = 0xf3, F64 = 0x7c;
+const F64X2_MUL = 0xf2, F64X2_DIV = 0xf3, F64 = 0x7c, F32X4_GT = 0x44, V128_AND = 0x4e;
 
 function uleb(n: number): number[] {
   const out: number[] = [];
@@ -433,10 +441,26 @@ function emitCsr(): number[] {
   return funcBody([[5, I32], [1, F32]], f);
 }
 
+// mask parameters (i32): dst, src, y (bytes), count (a multiple of 4); local: the zero vector
+const K_DST = 0, K_SRC = 1, K_Y = 2, K_N = 3, K_ZERO = 4;
+
+/** The ReLU select `mask` (see {@link ReluMask}): `src & (y > 0)` lane-wise, so +0 elsewhere. */
+function emitMask(): number[] {
+  const f = new Body();
+  f.b.push(Op.F32Const, 0, 0, 0, 0), f.simd(F32X4_SPLAT), f.set(K_ZERO);
+  f.op(Op.Block, 0x40, Op.Loop, 0x40);
+  f.get(K_N), f.op(Op.I32Eqz, Op.BrIf, 1);
+  f.get(K_DST), f.v128Load(K_SRC, 0), f.v128Load(K_Y, 0), f.get(K_ZERO), f.simd(F32X4_GT);
+  f.simd(V128_AND), f.simd(SIMD_STORE), f.b.push(4, 0);
+  f.addConst(K_DST, 16), f.addConst(K_SRC, 16), f.addConst(K_Y, 16), f.addConst(K_N, -4);
+  f.op(Op.Br, 0, Op.End, Op.End);
+  return funcBody([[1, V128]], f);
+}
+
 /**
  * @param shared whether the imported memory is shared (worker threads)
  * @param pages memory size in 64 KiB pages (the import's limits must match the memory's)
- * @returns the WASM module bytes of the kernels: `gemm`, `spmm`, `adam` and `csr`
+ * @returns the WASM module bytes of the kernels: `gemm`, `spmm`, `adam`, `csr` and `mask`
  */
 export function buildGemmModule(shared: boolean, pages: number): Uint8Array<ArrayBuffer> {
   const types = [
@@ -444,9 +468,10 @@ export function buildGemmModule(shared: boolean, pages: number): Uint8Array<Arra
     [0x60, 9, ...Array(9).fill(I32), 0],
     [0x60, 11, ...Array(5).fill(I32), ...Array(6).fill(F64), 0],
     [0x60, 9, ...Array(9).fill(I32), 1, I32],
+    [0x60, 4, ...Array(4).fill(I32), 0],
   ];
-  const names = ["gemm", "spmm", "adam", "csr"];
-  const bodies = [emitGemm(), emitSpmm(), emitAdam(), emitCsr()];
+  const names = ["gemm", "spmm", "adam", "csr", "mask"];
+  const bodies = [emitGemm(), emitSpmm(), emitAdam(), emitCsr(), emitMask()];
   return new Uint8Array([
     0x00,
     0x61,
@@ -464,9 +489,9 @@ export function buildGemmModule(shared: boolean, pages: number): Uint8Array<Arra
       0x02,
       ...(shared ? [0x03, ...uleb(pages), ...uleb(pages)] : [0x00, ...uleb(1)]),
     ]),
-    ...section(3, [4, 0, 1, 2, 3]),
-    ...section(7, [4, ...names.flatMap((n, i) => [...str(n), 0x00, i])]),
-    ...section(10, [4, ...bodies.flat()]),
+    ...section(3, [5, 0, 1, 2, 3, 4]),
+    ...section(7, [5, ...names.flatMap((n, i) => [...str(n), 0x00, i])]),
+    ...section(10, [5, ...bodies.flat()]),
   ]);
 }
 
@@ -560,6 +585,7 @@ export interface KernelFns {
   readonly spmm: SpmmFn;
   readonly adam: AdamFn;
   readonly csr: CsrFn;
+  readonly mask: (dst: number, src: number, y: number, count: number) => void;
 }
 
 /** @returns the kernels instantiated on `memory` */
@@ -575,6 +601,7 @@ export function instantiateKernels(
     spmm: e.spmm as SpmmFn,
     adam: e.adam as AdamFn,
     csr: e.csr as CsrFn,
+    mask: e.mask as KernelFns["mask"],
   };
 }
 
@@ -813,6 +840,16 @@ export class WasmKernels implements Gemm {
     }
     this.#k.spmm(...job(0, bounds[1]!));
     for (let p = 1; p < parts; p++) awaitJob(this.#workers[p - 1]!.ctrl, seqs[p - 1]!);
+  }
+
+  /** {@inheritDoc ReluMask.reluMask} */
+  reluMask(dst: Vec, src: Vec, y: Vec, len: number): void {
+    let from = 0;
+    if (this.#inMemory(dst, src, y)) {
+      from = len & ~3;
+      this.#k.mask(dst.byteOffset, src.byteOffset, y.byteOffset, from);
+    }
+    for (let i = from; i < len; i++) dst[i] = y[i]! > 0 ? src[i]! : 0;
   }
 
   /**

@@ -16,8 +16,6 @@ import {
   im2col,
   maxPoolBackward,
   maxPoolForward,
-  reluBackward,
-  reluForward,
   softmaxCrossEntropy,
   transpose,
 } from "./ops.ts";
@@ -255,12 +253,12 @@ export class Relu implements Layer {
     this.dy = alloc(this.#n);
   }
   init(): void {}
-  forward(_ctx: RunContext, x: Float32Array): void {
-    reluForward(this.y, this.#n, x);
+  forward(ctx: RunContext, x: Float32Array): void {
+    ctx.gemm.reluMask(this.y, x, x, this.#n); // = reluForward
   }
-  backward(_ctx: RunContext, _x: Float32Array, dx: Float32Array | undefined): void {
+  backward(ctx: RunContext, _x: Float32Array, dx: Float32Array | undefined): void {
     if (!dx) return;
-    reluBackward(this.y, dx, this.#n, this.dy);
+    ctx.gemm.reluMask(dx, this.dy, this.y, this.#n); // = reluBackward
   }
 }
 
