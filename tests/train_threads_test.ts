@@ -9,6 +9,7 @@ import { JOB, jsGemm, WasmKernels } from "../models/train/gemm.ts";
 import {
   awaitJob,
   CTRL,
+  finishJob,
   newControlBlock,
   postJob,
   spawnGemmWorker,
@@ -67,6 +68,37 @@ Deno.test("a GEMM job posted before its worker starts is served, and later jobs 
     for (let i = 0; i < 2; i++) awaitJob(ctrl, postJob(ctrl, job));
     assert.equal(Atomics.load(ctrl, CTRL.DONE), first + 2);
     assert.deepEqual(c, want);
+  } finally {
+    stopWorker(ctrl);
+    worker.terminate();
+  }
+});
+
+Deno.test("a job the main thread claimed first is run once, by it, and the worker serves the next", async () => {
+  const bytes = 1 << 20, pages = bytes / 65536;
+  const k = new WasmKernels(bytes, true);
+  const m = 4, n = 8, kk = 5;
+  const a = k.alloc(m * kk), b = k.alloc(kk * n), c = k.alloc(m * n);
+  const rng = new Rng(3);
+  for (const v of [a, b]) for (let i = 0; i < v.length; i++) v[i] = rng.normal();
+  const want = new Float32Array(m * n);
+  const once = () =>
+    jsGemm.gemm(want, new Float32Array(a), new Float32Array(b), m, n, kk, kk, 1, n, n);
+  const ctrl = newControlBlock();
+  const job = [JOB.GEMM, c.byteOffset, a.byteOffset, b.byteOffset, m, n, kk, kk * 4, 4, n * 4];
+  job.push(n * 4);
+  let here = 0;
+  // No worker yet: the main thread claims job 1 and runs it itself.
+  finishJob(ctrl, postJob(ctrl, job), () => (here++, k.gemm(c, a, b, m, n, kk, kk, 1, n, n)));
+  once();
+  const { worker, ready } = spawnGemmWorker(k.memory, pages, ctrl);
+  try {
+    await ready;
+    const second = postJob(ctrl, job);
+    assert(await doneWithin(ctrl, second, 20_000), "the worker did not serve job 2");
+    once();
+    assert.equal(here, 1);
+    assert.deepEqual(c, want); // two products, not three: the worker skipped job 1
   } finally {
     stopWorker(ctrl);
     worker.terminate();

@@ -14,7 +14,8 @@
  * @module
  */
 import {
-  awaitJob,
+  CTRL,
+  finishJob,
   jobF64,
   newControlBlock,
   postJob,
@@ -783,7 +784,7 @@ export class WasmKernels implements Gemm {
     if (m4 < m) {
       jsGemm.gemm(c.subarray(m4 * ldc), a.subarray(m4 * sai), b, m - m4, n, k, sai, sak, ldb, ldc);
     }
-    for (let t = 1; t < parts; t++) awaitJob(this.#workers[t - 1]!.ctrl, seqs[t - 1]!);
+    for (let t = 1; t < parts; t++) this.#finish(t - 1, seqs[t - 1]!);
   }
   /**
    * @param n number of doubles
@@ -792,6 +793,12 @@ export class WasmKernels implements Gemm {
   alloc64(n: number): Float64Array {
     const f = this.alloc(2 * n);
     return new Float64Array(this.#buf, f.byteOffset, n);
+  }
+
+  /** Completes job `seq` of worker `w`: here if the worker has not started it (see gemm_threads). */
+  #finish(w: number, seq: number): void {
+    const { ctrl, f64 } = this.#workers[w]!;
+    finishJob(ctrl, seq, () => runJob(this.#k, ctrl.subarray(CTRL.ARGS, CTRL.SIZE), f64));
   }
 
   #inMemory(...vs: Vec[]): boolean {
@@ -839,7 +846,7 @@ export class WasmKernels implements Gemm {
       );
     }
     this.#k.spmm(...job(0, bounds[1]!));
-    for (let p = 1; p < parts; p++) awaitJob(this.#workers[p - 1]!.ctrl, seqs[p - 1]!);
+    for (let p = 1; p < parts; p++) this.#finish(p - 1, seqs[p - 1]!);
   }
 
   /** {@inheritDoc ReluMask.reluMask} */
@@ -886,6 +893,6 @@ export class WasmKernels implements Gemm {
     }
     this.#k.adam(...job(0, cut(1)), ...f);
     if (even < len) js(even, len);
-    for (let p = 1; p < parts; p++) awaitJob(this.#workers[p - 1]!.ctrl, seqs[p - 1]!);
+    for (let p = 1; p < parts; p++) this.#finish(p - 1, seqs[p - 1]!);
   }
 }

@@ -8,11 +8,16 @@
  * number still equals the last one it served. A job posted before the worker first looks is
  * therefore seen at once (`Atomics.wait` returns "not-equal"), however late the worker starts.
  *
+ * A job is run by whoever claims it first (CLAIM goes from seq − 1 to seq): the worker when it
+ * wakes, or the main thread once its own share is done. On a busy machine, where the worker may
+ * wait long for a time slice, the main thread then runs the job itself instead of idling. Either
+ * thread runs the same kernel on the same rows, so the result does not depend on who ran it.
+ *
  * @module
  */
 
 /** Layout of a control block: Int32 slots, then {@link F64_ARGS} f64 argument slots. */
-export const CTRL = { SEQ: 0, DONE: 1, STOP: 2, ARGS: 4, SIZE: 32 } as const;
+export const CTRL = { SEQ: 0, DONE: 1, STOP: 2, CLAIM: 3, ARGS: 4, SIZE: 32 } as const;
 
 /** Int32 argument slots per job. */
 export const MAX_ARGS = CTRL.SIZE - CTRL.ARGS;
@@ -80,7 +85,20 @@ export function postJob(ctrl: Int32Array, args: ArrayLike<number>): number {
   return seq;
 }
 
-/** Blocks until the worker has finished job `seq`. */
+/**
+ * The main thread's end of a job: runs it here if the worker has not claimed it yet, otherwise
+ * waits until the worker has finished it.
+ *
+ * @param ctrl the worker's control block
+ * @param seq the job, from {@link postJob}
+ * @param runHere computes the job on this thread (from the arguments it posted)
+ */
+export function finishJob(ctrl: Int32Array, seq: number, runHere: () => void): void {
+  if (Atomics.compareExchange(ctrl, CTRL.CLAIM, seq - 1, seq) === seq - 1) runHere();
+  else awaitJob(ctrl, seq);
+}
+
+/** Blocks until the worker has finished job `seq` (which it has claimed or will claim). */
 export function awaitJob(ctrl: Int32Array, seq: number): void {
   for (;;) {
     const done = Atomics.load(ctrl, CTRL.DONE);
@@ -116,8 +134,9 @@ export function serveJobs(
     const seq = Atomics.load(ctrl, CTRL.SEQ);
     if (seq === seen) continue;
     if (Atomics.load(ctrl, CTRL.STOP) === 1) return;
-    // The main thread waits for DONE before it posts again, so seq === seen + 1 here.
-    run(args, f64);
+    // The previous job is finished (by either thread) before the next is posted, so CLAIM is
+    // seq - 1 unless the main thread took this job already.
+    if (Atomics.compareExchange(ctrl, CTRL.CLAIM, seq - 1, seq) === seq - 1) run(args, f64);
     seen = seq;
     Atomics.store(ctrl, CTRL.DONE, seq);
     Atomics.notify(ctrl, CTRL.DONE);
