@@ -4,9 +4,10 @@
  * training run, the file layouts, and bit-identical output for the same seed.
  */
 import assert from "node:assert/strict";
-import { jsGemm, WasmKernels } from "../models/train/gemm.ts";
+import { jsGemm, sparseScratchSize, WasmKernels } from "../models/train/gemm.ts";
+import { Adam } from "../models/train/adam.ts";
 import { ARCHS, buildNet, type RunContext } from "../models/train/layers.ts";
-import { softmaxCrossEntropy } from "../models/train/ops.ts";
+import { reluBackward, reluForward, softmaxCrossEntropy } from "../models/train/ops.ts";
 import { Rng } from "../models/train/prng.ts";
 import { type Digits, loadDigits } from "../models/train/data.ts";
 import { train } from "../models/train/trainer.ts";
@@ -37,6 +38,77 @@ Deno.test("the WASM SIMD GEMM equals the plain loop bit for bit (A·B, Aᵀ·B, 
     assert.deepEqual(c, expect, `m=${m} n=${n} k=${k} trans=${trans}`);
   }
 });
+
+Deno.test("the WASM ReLU select equals reluForward and reluBackward bit for bit (-0, NaN, odd length)", () => {
+  const w = new WasmKernels(1 << 20);
+  const n = 1003, rng = new Rng(7);
+  const x = w.alloc(n), y = w.alloc(n), g = w.alloc(n), dx = w.alloc(n);
+  for (let i = 0; i < n; i++) x[i] = rng.normal(), g[i] = rng.normal();
+  x[0] = -0, x[1] = NaN, x[2] = 0, x[n - 1] = 5;
+  const wantY = new Float32Array(x), wantDx = new Float32Array(g);
+  reluForward(wantY, n);
+  reluBackward(wantY, wantDx, n);
+  w.reluMask(y, x, x, n);
+  w.reluMask(dx, g, y, n);
+  assert.deepEqual(y, wantY);
+  assert.deepEqual(dx, wantDx);
+  assert(Object.is(y[0], 0) && Object.is(y[1], 0) && y[n - 1] === 5);
+});
+
+for (const threads of [1, 2]) {
+  Deno.test(`the sparse-A GEMM equals the plain loop bit for bit (${threads} thread${threads > 1 ? "s" : ""}; A·B, Aᵀ·B, any width)`, async () => {
+    const w = await WasmKernels.create(16 << 20, threads);
+    const rng = new Rng(5);
+    try {
+      for (
+        const [m, n, k, trans] of [
+          [4, 8, 3, 0],
+          [9, 13, 7, 1],
+          [3, 1, 2, 0],
+          [70, 37, 33, 1],
+          [64, 500, 784, 0], // fc1 forward and weight gradient: split over threads
+          [784, 500, 64, 1],
+          [64, 10, 500, 0],
+        ]
+      ) {
+        const a = w.alloc(m! * k!), b = w.alloc(k! * n!), c = w.alloc(m! * n!);
+        const scratch = w.alloc(sparseScratchSize(m!, k!));
+        // 70 % zeros in A, some in B and C; negative values too (signed zero products)
+        for (let i = 0; i < a.length; i++) a[i] = rng.uniform() < 0.7 ? 0 : rng.normal();
+        for (let i = 0; i < b.length; i++) b[i] = rng.uniform() < 0.3 ? 0 : rng.normal();
+        for (let i = 0; i < c.length; i++) c[i] = rng.uniform() < 0.2 ? 0 : rng.normal();
+        const want = new Float32Array(c);
+        const [sai, sak] = trans ? [1, m!] : [k!, 1];
+        w.gemmSparseA(c, a, b, m!, n!, k!, sai, sak, n!, n!, scratch);
+        jsGemm.gemm(want, new Float32Array(a), new Float32Array(b), m!, n!, k!, sai, sak, n!, n!);
+        assert.deepEqual(c, want, `m=${m} n=${n} k=${k} trans=${trans}`);
+      }
+    } finally {
+      w.close();
+    }
+  });
+
+  Deno.test(`the WASM Adam step equals the plain loop bit for bit (${threads} thread${threads > 1 ? "s" : ""}, odd length)`, async () => {
+    const n = 40_001;
+    const w = await WasmKernels.create(4 << 20, threads);
+    try {
+      const value = w.alloc(n), grad = w.alloc(n);
+      const rng = new Rng(6);
+      for (let i = 0; i < n; i++) value[i] = rng.normal() * 0.1;
+      const p = { name: "p", value, grad };
+      const q = { name: "q", value: new Float32Array(value), grad: new Float32Array(n) };
+      const inKernels = new Adam([p], w), plain = new Adam([q]);
+      for (let step = 0; step < 3; step++) {
+        for (let i = 0; i < n; i++) grad[i] = q.grad[i] = rng.normal() * 1e-3;
+        inKernels.step([p], 1e-3);
+        plain.step([q], 1e-3);
+        assert.deepEqual(p.value, q.value, `step ${step}`);
+      }
+    } finally {
+      w.close();
+    }
+  });
+}
 
 for (const arch of ARCHS) {
   Deno.test(`the ${arch} net's parameter gradients match finite differences (f64, sampled)`, () => {

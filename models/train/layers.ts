@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Gemm } from "./gemm.ts";
+import { type Gemm, sparseScratchSize } from "./gemm.ts";
 import {
   col2im,
   convDims,
@@ -16,8 +16,6 @@ import {
   im2col,
   maxPoolBackward,
   maxPoolForward,
-  reluBackward,
-  reluForward,
   softmaxCrossEntropy,
   transpose,
 } from "./ops.ts";
@@ -173,6 +171,7 @@ export class Dense implements Layer {
   readonly #n: number;
   readonly #wT: Float32Array;
   readonly #he: boolean;
+  readonly #sparse: Float32Array;
 
   /**
    * @param name parameter prefix
@@ -199,6 +198,9 @@ export class Dense implements Layer {
     this.#wT = alloc(this.#k * n);
     this.y = alloc(batch * n);
     this.dy = alloc(batch * n);
+    // Every dense input here is pixels, ReLU, pooling or dropout output: mostly zeros.
+    const k = this.#k;
+    this.#sparse = alloc(sparseScratchSize(Math.max(batch, k), Math.min(batch, k)));
   }
 
   init(rng: Rng): void {
@@ -210,7 +212,7 @@ export class Dense implements Layer {
 
   forward(ctx: RunContext, x: Float32Array): void {
     const [w, b] = this.params;
-    denseForward(ctx.gemm, x, w!.value, b!.value, this.y, this.#b, this.#k, this.#n);
+    denseForward(ctx.gemm, x, w!.value, b!.value, this.y, this.#b, this.#k, this.#n, this.#sparse);
   }
 
   backward(ctx: RunContext, x: Float32Array, dx: Float32Array | undefined): void {
@@ -230,6 +232,7 @@ export class Dense implements Layer {
       this.#n,
       this.#wT,
       dx,
+      this.#sparse,
     );
   }
 }
@@ -250,14 +253,12 @@ export class Relu implements Layer {
     this.dy = alloc(this.#n);
   }
   init(): void {}
-  forward(_ctx: RunContext, x: Float32Array): void {
-    this.y.set(x.subarray(0, this.#n));
-    reluForward(this.y, this.#n);
+  forward(ctx: RunContext, x: Float32Array): void {
+    ctx.gemm.reluMask(this.y, x, x, this.#n); // = reluForward
   }
-  backward(_ctx: RunContext, _x: Float32Array, dx: Float32Array | undefined): void {
+  backward(ctx: RunContext, _x: Float32Array, dx: Float32Array | undefined): void {
     if (!dx) return;
-    dx.set(this.dy.subarray(0, this.#n));
-    reluBackward(this.y, dx, this.#n);
+    ctx.gemm.reluMask(dx, this.dy, this.y, this.#n); // = reluBackward
   }
 }
 

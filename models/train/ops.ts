@@ -114,6 +114,7 @@ export function col2im(s: ConvShape, dcols: Vec, dx: Vec): void {
  * @param rows number of rows
  * @param k input width
  * @param n output width
+ * @param sparse scratch for {@link Gemm.gemmSparseA} when x has many zeros (ReLU outputs, pixels)
  */
 export function denseForward(
   g: Gemm,
@@ -124,9 +125,11 @@ export function denseForward(
   rows: number,
   k: number,
   n: number,
+  sparse?: Float32Array,
 ): void {
   for (let r = 0; r < rows; r++) y.set(bias.subarray(0, n) as never, r * n);
-  g.gemm(y, x, wt, rows, n, k, k, 1, n, n);
+  if (sparse) g.gemmSparseA(y, x, wt, rows, n, k, k, 1, n, n, sparse);
+  else g.gemm(y, x, wt, rows, n, k, k, 1, n, n);
 }
 
 /**
@@ -143,6 +146,7 @@ export function denseForward(
  * @param n output width
  * @param w weights transposed `[n][k]` (only needed with dx)
  * @param dx input gradient `[rows][k]` or undefined
+ * @param sparse scratch for {@link Gemm.gemmSparseA} when x has many zeros
  */
 export function denseBackward(
   g: Gemm,
@@ -155,8 +159,10 @@ export function denseBackward(
   n: number,
   w?: Vec,
   dx?: Vec,
+  sparse?: Float32Array,
 ): void {
-  g.gemm(dwt, x, dy, k, n, rows, 1, k, n, n);
+  if (sparse) g.gemmSparseA(dwt, x, dy, k, n, rows, 1, k, n, n, sparse);
+  else g.gemm(dwt, x, dy, k, n, rows, 1, k, n, n);
   for (let r = 0; r < rows; r++) {
     const o = r * n;
     for (let j = 0; j < n; j++) db[j]! += dy[o + j]!;
@@ -176,20 +182,30 @@ export function transpose(wt: Vec, w: Vec, k: number, n: number): void {
   for (let i = 0; i < k; i++) for (let j = 0; j < n; j++) w[j * k + i] = wt[i * n + j]!;
 }
 
-/** ReLU in place over the first `len` values. */
-export function reluForward(y: Vec, len: number): void {
-  for (let i = 0; i < len; i++) if (!(y[i]! > 0)) y[i] = 0;
+/**
+ * ReLU over the first `len` values: `y[i] = x[i] > 0 ? x[i] : 0` (in place without `x`).
+ *
+ * @param y output
+ * @param len number of values
+ * @param x input (default: y itself)
+ */
+export function reluForward(y: Vec, len: number, x: Vec = y): void {
+  for (let i = 0; i < len; i++) {
+    const v = x[i]!;
+    y[i] = v > 0 ? v : 0;
+  }
 }
 
 /**
- * ReLU backward in place: `dy[i] = 0` where the forward output `y[i]` was not positive.
+ * ReLU backward: `dx[i] = g[i]`, or 0 where the forward output `y[i]` was not positive.
  *
  * @param y forward output
- * @param dy gradient, masked in place
+ * @param dx gradient out (masked in place without `g`)
  * @param len number of values
+ * @param g gradient in (default: dx itself)
  */
-export function reluBackward(y: Vec, dy: Vec, len: number): void {
-  for (let i = 0; i < len; i++) if (!(y[i]! > 0)) dy[i] = 0;
+export function reluBackward(y: Vec, dx: Vec, len: number, g: Vec = dx): void {
+  for (let i = 0; i < len; i++) dx[i] = y[i]! > 0 ? g[i]! : 0;
 }
 
 /** Geometry of a 2×2 stride-2 max-pool (floor: a trailing odd row/column is dropped). */

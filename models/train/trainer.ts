@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { Adam } from "./adam.ts";
 import { WasmKernels } from "./gemm.ts";
 import { type Arch, buildNet, type RunContext, type Sequential } from "./layers.ts";
 import { type Digits, gatherBatch } from "./data.ts";
@@ -79,35 +80,10 @@ async function makeNet(
   arch: Arch,
   batch: number,
   threads = 1,
+  extraBytes = 0,
 ): Promise<{ net: Sequential; kernels: WasmKernels }> {
-  const kernels = await WasmKernels.create(netBytes(arch, batch) + 65536, threads);
+  const kernels = await WasmKernels.create(netBytes(arch, batch) + extraBytes + 65536, threads);
   return { net: buildNet(arch, (n) => kernels.alloc(n), batch), kernels };
-}
-
-/** Adam (Kingma & Ba) with bias correction; moments in f64 for a stable, exact update order. */
-class Adam {
-  readonly #m: Float64Array[];
-  readonly #v: Float64Array[];
-  #b1t = 1;
-  #b2t = 1;
-  constructor(sizes: number[], readonly b1 = 0.9, readonly b2 = 0.999, readonly eps = 1e-8) {
-    this.#m = sizes.map((n) => new Float64Array(n));
-    this.#v = sizes.map((n) => new Float64Array(n));
-  }
-  step(params: { value: Float32Array; grad: Float32Array }[], lr: number): void {
-    const { b1, b2, eps } = this;
-    this.#b1t *= b1, this.#b2t *= b2;
-    const a = lr * Math.sqrt(1 - this.#b2t) / (1 - this.#b1t);
-    params.forEach((p, i) => {
-      const m = this.#m[i]!, v = this.#v[i]!, w = p.value, g = p.grad;
-      for (let j = 0; j < w.length; j++) {
-        const gj = g[j]!;
-        const mj = m[j] = b1 * m[j]! + (1 - b1) * gj;
-        const vj = v[j] = b2 * v[j]! + (1 - b2) * gj * gj;
-        w[j] = w[j]! - a * mj / (Math.sqrt(vj) + eps);
-      }
-    });
-  }
 }
 
 /** Shifts the 28×28 image at `x[off..]` by random (dx, dy) in [-s, s]², zero-filling. */
@@ -198,7 +174,8 @@ export async function train(
 ): Promise<TrainResult> {
   const t0 = performance.now();
   const shard = (cfg.batch + 3) & ~3;
-  const { net, kernels } = await makeNet(cfg.arch, shard, cfg.threads);
+  const sizes = buildNet(cfg.arch, (n) => new Float32Array(n), 4).params.map((p) => p.value.length);
+  const { net, kernels } = await makeNet(cfg.arch, shard, cfg.threads, Adam.bytes(sizes));
   const { net: evalNet, kernels: evalKernels } = await makeNet(cfg.arch, EVAL_BATCH, cfg.threads);
   try {
     return trainLoop(cfg, data, sink, net, kernels, evalNet, evalKernels, t0);
@@ -224,7 +201,7 @@ function trainLoop(
   const dropoutRng = new Rng(cfg.seed, 3);
   const shiftRng = new Rng(cfg.seed, 4), shift = cfg.shift ?? 0, tmp = new Float32Array(784);
   const ctx: RunContext = { gemm: kernels, train: true, uniform: () => dropoutRng.uniform() };
-  const adam = new Adam(net.params.map((p) => p.value.length));
+  const adam = new Adam(net.params, kernels);
 
   const nVal = Math.round(data.count * (cfg.validation ?? 0.05));
   const nTrain = data.count - nVal;
