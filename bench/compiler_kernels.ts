@@ -11,7 +11,7 @@
  */
 import { planGraph } from "../compiler/mod.ts";
 import { generateWasm } from "../compiler/codegen/wasm_backend.ts";
-import { winogradEligible } from "../compiler/codegen/wasm_winograd.ts";
+import { winogradEligible } from "../compiler/codegen/conv2d_winograd.ts";
 import { kernelMacs } from "../compiler/plan/plan.ts";
 import { loadModel } from "../compiler/frontend/mod.ts";
 import { loadMnist } from "../data/mnist_data.ts";
@@ -68,7 +68,7 @@ for (const layout of LAYOUTS) {
     const direct = kernelMacs(k);
     const wino = k.kind === "conv2d" && winogradEligible(k);
     const macs = wino ? direct * 16 / 36 : direct;
-    const sparse = k.kind === "dense" && k.m > 12; // the non-zero-input kernel (see wasm_backend.ts)
+    const sparse = k.kind === "dense" && k.m > 12; // the non-zero-input kernel (see compiler/codegen/dense.ts)
     const rate = macs / us / 1000;
     console.log(
       `  k${i} ${k.kind.padEnd(6)} ${us.toFixed(1).padStart(6)} us  ${

@@ -16,7 +16,7 @@ import assert from "node:assert/strict";
 import { compileGraph } from "../compiler/mod.ts";
 import { loadEmittedSource } from "../compiler/emit/load.ts";
 import { CompileError } from "../compiler/plan/plan.ts";
-import { winogradEligible } from "../compiler/codegen/wasm_winograd.ts";
+import { winogradEligible } from "../compiler/codegen/conv2d_winograd.ts";
 import { GraphBuilder } from "../compiler/ir/graph.ts";
 import { convNet, ODD_NETS, randomImage, reference, rng } from "../testkit/random_graphs.ts";
 

@@ -1,6 +1,6 @@
 /**
  * The TypeScript backend's dense kernel for q8_0 / q4_0 weights: the same semantics as the WASM
- * kernels (compiler/codegen/wasm_dense_quant.ts) in plain loops, so both targets agree.
+ * kernels (compiler/codegen/dense_quant_wasm.ts) in plain loops, so both targets agree.
  * "int8": the input quantised per 32-block as ggml's quantize_row_q8_0_ref, integer dot
  * products per block, each scaled by d_w * d_x and summed over blocks in order in f32 (ggml's
  * scalar vec_dot), then the bias. "dequant": f32 input times the int8 weights, each block's sum
@@ -13,7 +13,7 @@
  */
 import type { DenseKernel, Plan } from "../plan/plan.ts";
 import type { WeightBlob } from "./weights_blob.ts";
-import { addBytes } from "./wasm_dense_quant.ts";
+import { addBytes } from "./dense_quant_wasm.ts";
 
 /**
  * The body of a quantised dense kernel function.
