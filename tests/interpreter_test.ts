@@ -49,9 +49,9 @@ Deno.test("soft_max normalises each row along ne[0]", () => {
 /** conv_2d computed independently: im2col into [OW*OH, KW*KH*Cin] rows, then a dot per output. */
 function convByIm2col(
   k: Float32Array,
-  [KW, KH, CI, CO]: number[],
+  [KW, KH, CI, CO]: [number, number, number, number],
   x: Float32Array,
-  [W, H, , N]: number[],
+  [W, H, , N]: [number, number, number, number],
   s: number,
   p: number,
   d: number,
@@ -96,7 +96,8 @@ Deno.test("conv_2d matches an im2col convolution for odd sizes, padding, stride 
     ]
   ) {
     const b = new GraphBuilder();
-    const kne = [K!, K!, CI!, CO!], xne = [W!, H!, CI!, N!];
+    const kne: [number, number, number, number] = [K!, K!, CI!, CO!];
+    const xne: [number, number, number, number] = [W!, H!, CI!, N!];
     const kv = randomArray(r, numel([K!, K!, CI!, CO!]));
     const x = b.input("x", xne);
     const k = b.weight("k", kne, "f32", kv);

@@ -182,7 +182,7 @@ Deno.test({
               const img = document.getElementById("graph-img") as HTMLImageElement;
               return img.dataset.model === id && img.complete && img.naturalWidth > 0;
             }, model);
-            return await page.evaluate(() => [
+            return await page.evaluate((): [string, string] => [
               (document.getElementById("graph-img") as HTMLImageElement).src,
               document.getElementById("graph-caption")!.textContent!,
             ]);
