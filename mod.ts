@@ -9,7 +9,8 @@
  * const bytes = await Deno.readFile("models/mnist-cnn.gguf");
  * const { source, report } = compileFile(bytes, "mnist-cnn.gguf");
  * console.log(report.summary); // passes, arena bytes, module size
- * await Deno.writeTextFile("mnist.ts", source); // standalone: import it anywhere
+ * const out = `${await Deno.makeTempDir()}/mnist.ts`;
+ * await Deno.writeTextFile(out, source); // standalone: import it anywhere
  * const mod = await loadEmittedSource(source);
  * const { images } = loadMnist("test");
  * console.log(mod.predict(images.pixels.subarray(0, 784)).digit); // 7
