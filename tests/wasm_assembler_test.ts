@@ -13,6 +13,7 @@ import {
   Bytes,
   encodeModule,
   F32,
+  F64,
   Fn,
   I32,
   LIMITS,
@@ -91,13 +92,19 @@ const SPEC_SIMD: Record<keyof typeof SIMD, readonly [string, number]> = {
   v128Load: ["v128.load", 0x00],
   v128Load32Splat: ["v128.load32_splat", 0x09],
   v128Store: ["v128.store", 0x0b],
+  v128Store64Lane: ["v128.store64_lane", 0x5b],
+  v128Load64Zero: ["v128.load64_zero", 0x5d],
   v128Const: ["v128.const", 0x0c],
   i8x16Shuffle: ["i8x16.shuffle", 0x0d],
   f32x4Splat: ["f32x4.splat", 0x13],
+  f64x2Splat: ["f64x2.splat", 0x14],
   f32x4ExtractLane: ["f32x4.extract_lane", 0x1f],
+  f32x4Gt: ["f32x4.gt", 0x44],
   f32x4Ge: ["f32x4.ge", 0x46],
   v128And: ["v128.and", 0x4e],
   v128Or: ["v128.or", 0x50],
+  f32x4DemoteF64x2Zero: ["f32x4.demote_f64x2_zero", 0x5e],
+  f64x2PromoteLowF32x4: ["f64x2.promote_low_f32x4", 0x5f],
   i8x16NarrowI16x8S: ["i8x16.narrow_i16x8_s", 0x65],
   f32x4Trunc: ["f32x4.trunc", 0x69],
   i8x16ShrU: ["i8x16.shr_u", 0x6d],
@@ -120,6 +127,11 @@ const SPEC_SIMD: Record<keyof typeof SIMD, readonly [string, number]> = {
   f32x4Mul: ["f32x4.mul", 0xe6],
   f32x4Div: ["f32x4.div", 0xe7],
   f32x4Max: ["f32x4.max", 0xe9],
+  f64x2Sqrt: ["f64x2.sqrt", 0xef],
+  f64x2Add: ["f64x2.add", 0xf0],
+  f64x2Sub: ["f64x2.sub", 0xf1],
+  f64x2Mul: ["f64x2.mul", 0xf2],
+  f64x2Div: ["f64x2.div", 0xf3],
   i32x4TruncSatF32x4S: ["i32x4.trunc_sat_f32x4_s", 0xf8],
   f32x4ConvertI32x4S: ["f32x4.convert_i32x4_s", 0xfa],
   f32x4RelaxedMadd: ["f32x4.relaxed_madd", 0x105],
@@ -139,7 +151,7 @@ Deno.test("every opcode in the table has the WebAssembly spec's number", () => {
     const numbers = Object.values(table);
     assert.equal(new Set(numbers).size, numbers.length);
   }
-  assert.deepEqual([I32, F32, V128], [0x7f, 0x7d, 0x7b]);
+  assert.deepEqual([I32, F32, F64, V128], [0x7f, 0x7d, 0x7c, 0x7b]);
   assert.deepEqual([SECTION.type, SECTION.import, SECTION.code], [1, 2, 10]);
   assert.deepEqual([LIMITS.min, LIMITS.minMax, LIMITS.sharedMinMax], [0, 1, 3]);
 });
@@ -166,6 +178,8 @@ const SIMD_USE: Record<keyof typeof SIMD, Use> = {
   v128Load: { params: [I32], result: V128, emit: (f) => f.v128Load(16) },
   v128Load32Splat: { params: [I32], result: V128, emit: (f) => f.splatLoad(4) },
   v128Store: { params: [I32, V128], result: null, emit: (f) => f.v128Store(32) },
+  v128Store64Lane: { params: [I32, V128], result: null, emit: (f) => f.v128Store64Lane(1, 8) },
+  v128Load64Zero: { params: [I32], result: V128, emit: (f) => f.v128Load64Zero(8) },
   v128Const: { params: [], result: V128, emit: (f) => f.i32x4Const([1, -1, 0x7fffffff, 0]) },
   i8x16Shuffle: {
     params: [V128, V128],
@@ -173,10 +187,14 @@ const SIMD_USE: Record<keyof typeof SIMD, Use> = {
     emit: (f) => f.i8x16Shuffle([0, 17, 2, 19, 4, 21, 6, 23, 8, 25, 10, 27, 12, 29, 14, 31]),
   },
   f32x4Splat: { params: [F32], result: V128, emit: (f) => f.simd(SIMD.f32x4Splat) },
+  f64x2Splat: { params: [F64], result: V128, emit: (f) => f.simd(SIMD.f64x2Splat) },
   f32x4ExtractLane: { params: [V128], result: F32, emit: (f) => f.f32x4ExtractLane(3) },
+  f32x4Gt: binary(SIMD.f32x4Gt),
   f32x4Ge: binary(SIMD.f32x4Ge),
   v128And: binary(SIMD.v128And),
   v128Or: binary(SIMD.v128Or),
+  f32x4DemoteF64x2Zero: unary(SIMD.f32x4DemoteF64x2Zero),
+  f64x2PromoteLowF32x4: unary(SIMD.f64x2PromoteLowF32x4),
   i8x16NarrowI16x8S: binary(SIMD.i8x16NarrowI16x8S),
   f32x4Trunc: unary(SIMD.f32x4Trunc),
   f32x4Nearest: unary(SIMD.f32x4Nearest),
@@ -199,6 +217,11 @@ const SIMD_USE: Record<keyof typeof SIMD, Use> = {
   f32x4Mul: binary(SIMD.f32x4Mul),
   f32x4Div: binary(SIMD.f32x4Div),
   f32x4Max: binary(SIMD.f32x4Max),
+  f64x2Sqrt: unary(SIMD.f64x2Sqrt),
+  f64x2Add: binary(SIMD.f64x2Add),
+  f64x2Sub: binary(SIMD.f64x2Sub),
+  f64x2Mul: binary(SIMD.f64x2Mul),
+  f64x2Div: binary(SIMD.f64x2Div),
   i32x4TruncSatF32x4S: unary(SIMD.i32x4TruncSatF32x4S),
   f32x4ConvertI32x4S: unary(SIMD.f32x4ConvertI32x4S),
   f32x4RelaxedMadd: ternary(SIMD.f32x4RelaxedMadd),
@@ -241,6 +264,7 @@ Deno.test("Bytes: LEB128 as the spec's examples, range checks", () => {
   assert.throws(() => new Fn().i8x16Shuffle([0, 1, 2]), /16 lane indices/);
   assert.throws(() => new Fn().i8x16Shuffle(Array(16).fill(32)), /0\.\.31/);
   assert.throws(() => new Fn().i32x4Const([1, 2, 3]), /4 lanes/);
+  assert.throws(() => new Fn().v128Store64Lane(2), /lane 0 or 1/);
 });
 
 Deno.test("ModuleBuilder: memory limits as encoded, shared memory import, indices", () => {
@@ -301,4 +325,28 @@ Deno.test("the assembled code runs: address helpers, loops, SIMD loads and store
   );
   assert.equal((m2.instance.exports.g as () => number)(), 4 + 7 + 10);
   assert.throws(() => g.for(c, 3, 3, 1, () => {}), /empty loop 3\.\.3/);
+});
+
+Deno.test("the assembled code runs: f32 pairs through f64x2 lanes", async () => {
+  // f(src, dst, x): the two f32 at src become f64 lanes v, (v·x / sqrt(4) + 0.5) - 0.5 is
+  // demoted and its low 8 bytes (two f32) are stored at dst, the next 8 bytes untouched. Then
+  // mem[64..80) = mem[32..48) where it is greater than mem[48..64), else +0.
+  const f = new Fn([I32, I32, F64], []);
+  f.get(1);
+  f.get(0).v128Load64Zero().simd(SIMD.f64x2PromoteLowF32x4);
+  f.get(2).simd(SIMD.f64x2Splat).simd(SIMD.f64x2Mul);
+  f.f64(4).simd(SIMD.f64x2Splat).simd(SIMD.f64x2Sqrt).simd(SIMD.f64x2Div);
+  f.f64(0.5).simd(SIMD.f64x2Splat).simd(SIMD.f64x2Add);
+  f.f64(0.5).simd(SIMD.f64x2Splat).simd(SIMD.f64x2Sub);
+  f.simd(SIMD.f32x4DemoteF64x2Zero).v128Store64Lane(0);
+  f.i32(64).i32(32).v128Load().i32(32).v128Load(16).simd(SIMD.f32x4Gt);
+  f.i32(32).v128Load().simd(SIMD.v128And).v128Store();
+  const bytes = encodeModule({ imports: [], functions: [{ name: "f", fn: f }], pages: 1 });
+  const { instance } = await WebAssembly.instantiate(bytes);
+  const mem = new Float32Array((instance.exports.memory as WebAssembly.Memory).buffer);
+  mem.set([1.5, -3, 7, 7], 0); // src at 0, dst at 8 (its last two floats must stay 7)
+  mem.set([1, 2, 3, 4, 0, 2, 5, 4], 8); // compared at 32 vs 48
+  (instance.exports.f as (src: number, dst: number, x: number) => void)(0, 8, 3);
+  assert.deepEqual([...mem.subarray(2, 4)], [2.25, -4.5]);
+  assert.deepEqual([...mem.subarray(16, 20)], [1, 0, 0, 0]);
 });

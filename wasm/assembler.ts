@@ -267,6 +267,18 @@ export class Fn {
   splatLoad(offset = 0): this {
     return this.simdMem(SIMD.v128Load32Splat, 2, offset);
   }
+  /** v128.load64_zero: 8 bytes at the address + `offset` into the low half, the high half 0. */
+  v128Load64Zero(offset = 0): this {
+    return this.simdMem(SIMD.v128Load64Zero, 3, offset);
+  }
+  /** v128.store64_lane of [address, value]: 64-bit lane `lane` (0 or 1) at address + `offset`. */
+  v128Store64Lane(lane: number, offset = 0): this {
+    if (lane !== 0 && lane !== 1) {
+      throw new Error(`v128.store64_lane needs lane 0 or 1, got ${lane}`);
+    }
+    this.simdMem(SIMD.v128Store64Lane, 3, offset).body.u8(lane);
+    return this;
+  }
 
   // --- SIMD with immediates ----------------------------------------------------------------
 

@@ -113,16 +113,23 @@ export const SIMD = {
   v128Load: 0x00,
   v128Load32Splat: 0x09,
   v128Store: 0x0b,
+  v128Store64Lane: 0x5b, // memarg, then the lane index
+  v128Load64Zero: 0x5d,
   // constant (16 bytes follow) and lane shuffles (16 lane indices follow)
   v128Const: 0x0c,
   i8x16Shuffle: 0x0d,
   // splats and lanes (lane index follows extract)
   f32x4Splat: 0x13,
+  f64x2Splat: 0x14,
   f32x4ExtractLane: 0x1f,
   // comparisons and bitwise
+  f32x4Gt: 0x44,
   f32x4Ge: 0x46,
   v128And: 0x4e,
   v128Or: 0x50,
+  // f32 <-> f64 lanes
+  f32x4DemoteF64x2Zero: 0x5e,
+  f64x2PromoteLowF32x4: 0x5f,
   // integer lanes
   i8x16NarrowI16x8S: 0x65,
   f32x4Trunc: 0x69,
@@ -147,6 +154,12 @@ export const SIMD = {
   f32x4Div: 0xe7,
   f32x4Min: 0xe8,
   f32x4Max: 0xe9,
+  // f64 lanes
+  f64x2Sqrt: 0xef,
+  f64x2Add: 0xf0,
+  f64x2Sub: 0xf1,
+  f64x2Mul: 0xf2,
+  f64x2Div: 0xf3,
   i32x4TruncSatF32x4S: 0xf8,
   f32x4ConvertI32x4S: 0xfa,
   // relaxed SIMD

@@ -8,11 +8,13 @@
  *
  * Two implementations with the same summation order (C first, then k = 0, 1, ...; each product
  * rounded to f32, then added): a WASM SIMD micro-kernel (4 rows × 8 columns of accumulators,
- * hand-assembled below; used for the part of C whose rows and columns come in fours when all
- * arrays live in the kernel's memory) and a plain loop. f32 products and sums are IEEE-exact in both, so they agree bit for bit.
+ * assembled below with wasm/; used for the part of C whose rows and columns come in fours when
+ * all arrays live in the kernel's memory) and a plain loop. f32 products and sums are IEEE-exact
+ * in both, so they agree bit for bit.
  *
  * @module
  */
+import { F32, F64, Fn, I32, ModuleBuilder, OP, SIMD, V128 } from "../../wasm/assembler.ts";
 import {
   CTRL,
   finishJob,
@@ -116,346 +118,288 @@ export const jsGemm: Gemm = {
 };
 
 // ---------------------------------------------------------------------------------------------
-// A tiny WASM assembler: just the opcodes the micro-kernel uses.
+// The kernels, assembled with wasm/. Pointers and strides are i32 byte values; each kernel's
+// parameters are named by index, its locals are declared (in the order below) with `f.local`.
 
-const I32 = 0x7f, F32 = 0x7d, V128 = 0x7b;
-const enum Op {
-  Block = 0x02,
-  Loop = 0x03,
-  If = 0x04,
-  End = 0x0b,
-  Br = 0x0c,
-  BrIf = 0x0d,
-  LocalGet = 0x20,
-  LocalSet = 0x21,
-  LocalTee = 0x22,
-  I32Load = 0x28,
-  F32Load = 0x2a,
-  I32Store = 0x36,
-  F32Store = 0x38,
-  F32Ne = 0x5c,
-  I32Const = 0x41,
-  F32Const = 0x43,
-  I32Eqz = 0x45,
-  I32GtS = 0x4a,
-  I32Add = 0x6a,
-  I32Sub = 0x6b,
-  I32Mul = 0x6c,
-  I32And = 0x71,
-  I32Shl = 0x74,
-  I32ShrU = 0x76,
-  F32Add = 0x92,
-  F32Mul = 0x94,
-  Simd = 0xfd,
-}
-const SIMD_LOAD = 0x00, SIMD_STORE = 0x0b, F32X4_SPLAT = 0x13, F32X4_ADD = 0xe4, F32X4_MUL = 0xe6;
-const F64X2_SPLAT = 0x14, LOAD64_ZERO = 0x5d, STORE64_LANE = 0x5b, F32X4_DEMOTE_F64X2 = 0x5e;
-const F64X2_PROMOTE_F32X4 = 0x5f, F64X2_SQRT = 0xef, F64X2_ADD = 0xf0, F64X2_SUB = 0xf1;
-const F64X2_MUL = 0xf2, F64X2_DIV = 0xf3, F64 = 0x7c, F32X4_GT = 0x44, V128_AND = 0x4e;
-
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let byte = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (n !== 0);
-  return out;
+/**
+ * `while (!exit()) body()`, where `exit` pushes an i32 and a non-zero one ends the loop: block,
+ * loop, exit, br_if 1, body, br 0, end, end.
+ */
+function loopUntil(f: Fn, exit: () => void, body: () => void): void {
+  f.block(() =>
+    f.loop(() => {
+      exit();
+      f.brIf(1);
+      body();
+      f.br(0);
+    })
+  );
 }
 
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const byte = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) {
-      out.push(byte);
-      return out;
-    }
-    out.push(byte | 0x80);
-  }
-}
-
-function str(s: string): number[] {
-  return [...uleb(s.length), ...new TextEncoder().encode(s)];
-}
-
-function section(id: number, body: number[]): number[] {
-  return [id, ...uleb(body.length), ...body];
-}
-
-class Body {
-  readonly b: number[] = [];
-  get(l: number) {
-    this.b.push(Op.LocalGet, ...uleb(l));
-  }
-  set(l: number) {
-    this.b.push(Op.LocalSet, ...uleb(l));
-  }
-  i32(v: number) {
-    this.b.push(Op.I32Const, ...sleb(v));
-  }
-  op(...ops: number[]) {
-    this.b.push(...ops);
-  }
-  simd(code: number) {
-    this.b.push(Op.Simd, ...uleb(code));
-  }
-  /** local l = local l + constant d */
-  addConst(l: number, d: number) {
-    this.get(l), this.i32(d), this.op(Op.I32Add), this.set(l);
-  }
-  /** local l = local l + local d */
-  addTo(l: number, d: number) {
-    this.get(l), this.get(d), this.op(Op.I32Add), this.set(l);
-  }
-  v128Load(ptr: number, offset: number) {
-    this.get(ptr), this.simd(SIMD_LOAD), this.b.push(4, ...uleb(offset));
-  }
-  /** stores local v at ptr + offset */
-  v128Store(ptr: number, offset: number, v: number) {
-    this.get(ptr), this.get(v), this.simd(SIMD_STORE), this.b.push(4, ...uleb(offset));
-  }
-}
-
-// Parameters (all i32 bytes): c, a, b, m, n, k, sai, sak, ldb, ldc (strides already ×4).
+// gemm parameters: c, a, b, m, n, k, sai, sak, ldb, ldc (see GemmFn; strides already ×4).
 const P_C = 0, P_A = 1, P_B = 2, P_M = 3, P_N = 4, P_K = 5, P_SAI = 6, P_SAK = 7, P_LDB = 8;
 const P_LDC = 9;
-// i32 locals
-const L_I = 10, L_J = 11, L_K = 12, L_PA = 13, L_PB = 17, L_PC = 18, L_AROW = 22, L_CROW = 23;
-// v128 locals: 8 accumulators, 2 B vectors, 1 splat
-const V_ACC = 24, V_B = 32, V_A = 34;
 
-/** Emits the block for `vecs` (2 or 1) vectors of columns at column j; advances j. */
-function emitBlock(f: Body, vecs: number): void {
+/** Declares the gemm kernel's locals: 14 i32, then 11 v128. */
+function gemmLocals(f: Fn) {
+  const i32 = () => f.local(I32), v128 = () => f.local(V128);
+  return {
+    /** Row i and column j of the block; k still to sum. */
+    i: i32(),
+    j: i32(),
+    kLeft: i32(),
+    /** Pointers into the block's 4 rows of A, into B, into its 4 rows of C; row i of A and C. */
+    pa: [i32(), i32(), i32(), i32()] as const,
+    pb: i32(),
+    pc: [i32(), i32(), i32(), i32()] as const,
+    aRow: i32(),
+    cRow: i32(),
+    /** 4 rows × 2 vectors of accumulators (row r, vector v at 2r + v), 2 of B, A's splat. */
+    acc: Array.from({ length: 8 }, v128),
+    bv: [v128(), v128()] as const,
+    av: v128(),
+  };
+}
+type GemmLocals = ReturnType<typeof gemmLocals>;
+
+/** Emits the 4-row block of `vecs` (2 or 1) vectors of 4 columns at column j; advances j. */
+function emitBlock(f: Fn, L: GemmLocals, vecs: 1 | 2): void {
+  const acc = (r: number, v: number) => L.acc[2 * r + v]!;
   // pc_r = crow + j*4 + r*ldc; pa_r = arow + r*sai; pb = b + j*4
-  f.get(L_CROW), f.get(L_J), f.i32(4), f.op(Op.I32Mul), f.op(Op.I32Add), f.set(L_PC);
-  for (let r = 1; r < 4; r++) {
-    f.get(L_PC + r - 1), f.get(P_LDC), f.op(Op.I32Add), f.set(L_PC + r);
-  }
-  f.get(L_AROW), f.set(L_PA);
-  for (let r = 1; r < 4; r++) {
-    f.get(L_PA + r - 1), f.get(P_SAI), f.op(Op.I32Add), f.set(L_PA + r);
-  }
-  f.get(P_B), f.get(L_J), f.i32(4), f.op(Op.I32Mul), f.op(Op.I32Add), f.set(L_PB);
+  f.get(L.cRow).index(L.j, 4).op(OP.i32Add).set(L.pc[0]);
+  for (let r = 1; r < 4; r++) f.get(L.pc[r - 1]!).get(P_LDC).op(OP.i32Add).set(L.pc[r]!);
+  f.get(L.aRow).set(L.pa[0]);
+  for (let r = 1; r < 4; r++) f.get(L.pa[r - 1]!).get(P_SAI).op(OP.i32Add).set(L.pa[r]!);
+  f.get(P_B).index(L.j, 4).op(OP.i32Add).set(L.pb);
   for (let r = 0; r < 4; r++) {
-    for (let v = 0; v < vecs; v++) f.v128Load(L_PC + r, 16 * v), f.set(V_ACC + 2 * r + v);
+    for (let v = 0; v < vecs; v++) f.v128LoadFrom(L.pc[r]!, 16 * v).set(acc(r, v));
   }
-  f.get(P_K), f.set(L_K);
-  f.op(Op.Block, 0x40, Op.Loop, 0x40);
-  f.get(L_K), f.op(Op.I32Eqz, Op.BrIf, 1);
-  for (let v = 0; v < vecs; v++) f.v128Load(L_PB, 16 * v), f.set(V_B + v);
-  for (let r = 0; r < 4; r++) {
-    f.get(L_PA + r), f.op(Op.F32Load, 2, 0), f.simd(F32X4_SPLAT), f.set(V_A);
-    for (let v = 0; v < vecs; v++) {
-      const acc = V_ACC + 2 * r + v;
-      f.get(acc), f.get(V_A), f.get(V_B + v), f.simd(F32X4_MUL), f.simd(F32X4_ADD), f.set(acc);
+  f.get(P_K).set(L.kLeft);
+  loopUntil(f, () => f.get(L.kLeft).op(OP.i32Eqz), () => {
+    for (let v = 0; v < vecs; v++) f.v128LoadFrom(L.pb, 16 * v).set(L.bv[v]!);
+    for (let r = 0; r < 4; r++) {
+      f.get(L.pa[r]!).f32Load().simd(SIMD.f32x4Splat).set(L.av);
+      for (let v = 0; v < vecs; v++) {
+        f.get(acc(r, v)).get(L.av).get(L.bv[v]!).simd(SIMD.f32x4Mul).simd(SIMD.f32x4Add);
+        f.set(acc(r, v));
+      }
     }
-  }
-  for (let r = 0; r < 4; r++) f.addTo(L_PA + r, P_SAK);
-  f.addTo(L_PB, P_LDB);
-  f.get(L_K), f.i32(1), f.op(Op.I32Sub), f.set(L_K);
-  f.op(Op.Br, 0, Op.End, Op.End);
+    for (let r = 0; r < 4; r++) f.incBy(L.pa[r]!, P_SAK);
+    f.incBy(L.pb, P_LDB);
+    f.get(L.kLeft).i32(1).op(OP.i32Sub).set(L.kLeft);
+  });
   for (let r = 0; r < 4; r++) {
-    for (let v = 0; v < vecs; v++) f.v128Store(L_PC + r, 16 * v, V_ACC + 2 * r + v);
+    for (let v = 0; v < vecs; v++) f.v128StoreTo(L.pc[r]!, 16 * v, acc(r, v));
   }
-  f.get(L_J), f.i32(4 * vecs), f.op(Op.I32Add), f.set(L_J);
+  f.inc(L.j, 4 * vecs);
 }
 
-/** The dense kernel `gemm` (see {@link GemmFn}). */
-function emitGemm(): number[] {
-  const f = new Body();
-  f.i32(0), f.set(L_I);
-  f.op(Op.Block, 0x40, Op.Loop, 0x40);
-  // if (i >= m) break  ->  if !(m > i)
-  f.get(P_M), f.get(L_I), f.op(Op.I32GtS, Op.I32Eqz, Op.BrIf, 1);
-  f.get(P_A), f.get(L_I), f.get(P_SAI), f.op(Op.I32Mul, Op.I32Add), f.set(L_AROW);
-  f.get(P_C), f.get(L_I), f.get(P_LDC), f.op(Op.I32Mul, Op.I32Add), f.set(L_CROW);
-  f.i32(0), f.set(L_J);
-  f.op(Op.Block, 0x40, Op.Loop, 0x40);
-  // if (j + 8 > n) break
-  f.get(L_J), f.i32(8), f.op(Op.I32Add), f.get(P_N), f.op(Op.I32GtS, Op.BrIf, 1);
-  emitBlock(f, 2);
-  f.op(Op.Br, 0, Op.End, Op.End);
-  // if (n > j) one 4-column block (n % 4 == 0 is the caller's promise)
-  f.get(P_N), f.get(L_J), f.op(Op.I32GtS, Op.If, 0x40);
-  emitBlock(f, 1);
-  f.op(Op.End);
-  f.get(L_I), f.i32(4), f.op(Op.I32Add), f.set(L_I);
-  f.op(Op.Br, 0, Op.End, Op.End);
-  return funcBody([[14, I32], [11, V128]], f);
+/** The dense kernel `gemm` (see {@link GemmFn}): rows in fours, columns in eights then a four. */
+function emitGemm(): Fn {
+  const f = new Fn(Array(10).fill(I32), []);
+  const L = gemmLocals(f);
+  f.i32(0).set(L.i);
+  // while (m > i)
+  loopUntil(f, () => f.get(P_M).get(L.i).op(OP.i32GtS, OP.i32Eqz), () => {
+    f.get(P_A).get(L.i).get(P_SAI).op(OP.i32Mul, OP.i32Add).set(L.aRow);
+    f.get(P_C).get(L.i).get(P_LDC).op(OP.i32Mul, OP.i32Add).set(L.cRow);
+    f.i32(0).set(L.j);
+    // while (j + 8 <= n)
+    loopUntil(f, () => f.get(L.j).addConst(8).get(P_N).op(OP.i32GtS), () => emitBlock(f, L, 2));
+    // if (n > j) one 4-column block (n % 4 == 0 is the caller's promise)
+    f.get(P_N).get(L.j).op(OP.i32GtS).if(() => emitBlock(f, L, 1));
+    f.inc(L.i, 4);
+  });
+  return f;
 }
 
-function funcBody(locals: [number, number][], f: Body): number[] {
-  const decl = [...uleb(locals.length), ...locals.flatMap(([n, t]) => [...uleb(n), t])];
-  return [...uleb(decl.length + f.b.length + 1), ...decl, ...f.b, Op.End];
-}
-
-// spmm parameters (i32, bytes): c, rowptr, idx, val, b, r0, r1, n, ldc
+// spmm parameters: c, rowptr, idx, val, b, r0, r1, n, ldc (see SpmmFn).
 const S_C = 0, S_RP = 1, S_IDX = 2, S_VAL = 3, S_B = 4, S_R0 = 5, S_R1 = 6, S_N = 7, S_LDC = 8;
-// spmm locals: 8 i32, 8 accumulators and the splat (v128), an f32 accumulator for last columns
-const S_J = 9, S_I = 10, S_PC = 11, S_T = 12, S_TEND = 13, S_COLB = 14, S_N4 = 15, S_PB = 16;
-const S_ACC = 17, S_A = 25, S_FACC = 26;
+
+/** Declares the spmm kernel's locals: 8 i32, 9 v128, 1 f32. */
+function spmmLocals(f: Fn) {
+  const i32 = () => f.local(I32), v128 = () => f.local(V128);
+  return {
+    /** Column j of the block, row i. */
+    j: i32(),
+    i: i32(),
+    /** Pointer into row i of C at column j. */
+    pc: i32(),
+    /** The row's non-zeros as byte offsets into idx and val: t runs up to tEnd. */
+    t: i32(),
+    tEnd: i32(),
+    /** B at column j (row 0), n rounded down to a multiple of 4, B at row k and column j. */
+    colB: i32(),
+    n4: i32(),
+    pb: i32(),
+    /** Up to 8 vectors of accumulators, the splat of A's value; the one-column accumulator. */
+    acc: Array.from({ length: 8 }, v128),
+    av: v128(),
+    facc: f.local(F32),
+  };
+}
+type SpmmLocals = ReturnType<typeof spmmLocals>;
 
 /**
  * Rows r0..r1 of `C += A·B` for one column block at j, `vecs` vectors of 4 wide (or one column
  * with scalar f32 ops when vecs is 0), A given as CSR: the products of A's zeros are skipped, the
  * others rounded and added in increasing k exactly as the dense kernel does.
  */
-function emitSparseRows(f: Body, vecs: number): void {
-  f.get(S_B), f.get(S_J), f.i32(4), f.op(Op.I32Mul, Op.I32Add), f.set(S_COLB);
-  f.get(S_R0), f.set(S_I);
-  f.op(Op.Block, 0x40, Op.Loop, 0x40);
-  f.get(S_R1), f.get(S_I), f.op(Op.I32GtS, Op.I32Eqz, Op.BrIf, 1);
-  f.get(S_C), f.get(S_I), f.get(S_LDC), f.op(Op.I32Mul, Op.I32Add);
-  f.get(S_J), f.i32(4), f.op(Op.I32Mul, Op.I32Add), f.set(S_PC);
-  if (vecs > 0) {
-    for (let v = 0; v < vecs; v++) f.v128Load(S_PC, 16 * v), f.set(S_ACC + v);
-  } else {
-    f.get(S_PC), f.op(Op.F32Load, 2, 0), f.set(S_FACC);
-  }
-  // t = rowptr[i] * 4, tend = rowptr[i + 1] * 4: byte offsets into idx and val
-  f.get(S_RP), f.get(S_I), f.i32(4), f.op(Op.I32Mul, Op.I32Add), f.set(S_T);
-  f.get(S_T), f.op(Op.I32Load, 2, 4), f.i32(4), f.op(Op.I32Mul), f.set(S_TEND);
-  f.get(S_T), f.op(Op.I32Load, 2, 0), f.i32(4), f.op(Op.I32Mul), f.set(S_T);
-  f.op(Op.Block, 0x40, Op.Loop, 0x40);
-  f.get(S_TEND), f.get(S_T), f.op(Op.I32GtS, Op.I32Eqz, Op.BrIf, 1);
-  // pb = colb + idx[t] (idx holds the byte offset of B's row k)
-  f.get(S_COLB), f.get(S_IDX), f.get(S_T), f.op(Op.I32Add, Op.I32Load, 2, 0, Op.I32Add);
-  f.set(S_PB);
-  if (vecs > 0) {
-    f.get(S_VAL), f.get(S_T), f.op(Op.I32Add, Op.F32Load, 2, 0), f.simd(F32X4_SPLAT), f.set(S_A);
-    for (let v = 0; v < vecs; v++) {
-      f.get(S_ACC + v), f.get(S_A), f.v128Load(S_PB, 16 * v);
-      f.simd(F32X4_MUL), f.simd(F32X4_ADD), f.set(S_ACC + v);
+function emitSparseRows(f: Fn, L: SpmmLocals, vecs: number): void {
+  f.get(S_B).index(L.j, 4).op(OP.i32Add).set(L.colB);
+  f.get(S_R0).set(L.i);
+  // while (r1 > i)
+  loopUntil(f, () => f.get(S_R1).get(L.i).op(OP.i32GtS, OP.i32Eqz), () => {
+    f.get(S_C).get(L.i).get(S_LDC).op(OP.i32Mul, OP.i32Add).index(L.j, 4).op(OP.i32Add);
+    f.set(L.pc);
+    if (vecs > 0) {
+      for (let v = 0; v < vecs; v++) f.v128LoadFrom(L.pc, 16 * v).set(L.acc[v]!);
+    } else {
+      f.get(L.pc).f32Load().set(L.facc);
     }
-  } else {
-    f.get(S_FACC), f.get(S_VAL), f.get(S_T), f.op(Op.I32Add, Op.F32Load, 2, 0);
-    f.get(S_PB), f.op(Op.F32Load, 2, 0, Op.F32Mul, Op.F32Add), f.set(S_FACC);
-  }
-  f.get(S_T), f.i32(4), f.op(Op.I32Add), f.set(S_T);
-  f.op(Op.Br, 0, Op.End, Op.End);
-  if (vecs > 0) {
-    for (let v = 0; v < vecs; v++) f.v128Store(S_PC, 16 * v, S_ACC + v);
-  } else {
-    f.get(S_PC), f.get(S_FACC), f.op(Op.F32Store, 2, 0);
-  }
-  f.get(S_I), f.i32(1), f.op(Op.I32Add), f.set(S_I);
-  f.op(Op.Br, 0, Op.End, Op.End);
+    // t = rowptr[i] * 4, tEnd = rowptr[i + 1] * 4: byte offsets into idx and val
+    f.get(S_RP).index(L.i, 4).op(OP.i32Add).set(L.t);
+    f.get(L.t).i32Load(4).mulConst(4).set(L.tEnd);
+    f.get(L.t).i32Load().mulConst(4).set(L.t);
+    // while (tEnd > t)
+    loopUntil(f, () => f.get(L.tEnd).get(L.t).op(OP.i32GtS, OP.i32Eqz), () => {
+      // pb = colB + idx[t] (idx holds the byte offset of B's row k)
+      f.get(L.colB).get(S_IDX).get(L.t).op(OP.i32Add).i32Load().op(OP.i32Add).set(L.pb);
+      if (vecs > 0) {
+        f.get(S_VAL).get(L.t).op(OP.i32Add).f32Load().simd(SIMD.f32x4Splat).set(L.av);
+        for (let v = 0; v < vecs; v++) {
+          f.get(L.acc[v]!).get(L.av).v128LoadFrom(L.pb, 16 * v);
+          f.simd(SIMD.f32x4Mul).simd(SIMD.f32x4Add).set(L.acc[v]!);
+        }
+      } else {
+        f.get(L.facc).get(S_VAL).get(L.t).op(OP.i32Add).f32Load();
+        f.get(L.pb).f32Load().op(OP.f32Mul, OP.f32Add).set(L.facc);
+      }
+      f.inc(L.t, 4);
+    });
+    if (vecs > 0) {
+      for (let v = 0; v < vecs; v++) f.v128StoreTo(L.pc, 16 * v, L.acc[v]!);
+    } else {
+      f.get(L.pc).get(L.facc).f32Store();
+    }
+    f.inc(L.i, 1);
+  });
 }
 
 /** The sparse-A kernel `spmm` (see {@link SpmmFn}): column blocks of 32, 8, 4, then 1. */
-function emitSpmm(): number[] {
-  const f = new Body();
-  f.get(S_N), f.i32(-4), f.op(Op.I32And), f.set(S_N4);
-  f.i32(0), f.set(S_J);
+function emitSpmm(): Fn {
+  const f = new Fn(Array(9).fill(I32), []);
+  const L = spmmLocals(f);
+  f.get(S_N).i32(-4).op(OP.i32And).set(L.n4);
+  f.i32(0).set(L.j);
   for (const [vecs, width] of [[8, 32], [2, 8], [1, 4]] as const) {
     // while (j + width <= n4) { rows; j += width }
-    f.op(Op.Block, 0x40, Op.Loop, 0x40);
-    f.get(S_J), f.i32(width), f.op(Op.I32Add), f.get(S_N4), f.op(Op.I32GtS, Op.BrIf, 1);
-    emitSparseRows(f, vecs);
-    f.get(S_J), f.i32(width), f.op(Op.I32Add), f.set(S_J);
-    f.op(Op.Br, 0, Op.End, Op.End);
+    loopUntil(f, () => f.get(L.j).addConst(width).get(L.n4).op(OP.i32GtS), () => {
+      emitSparseRows(f, L, vecs);
+      f.inc(L.j, width);
+    });
   }
-  f.op(Op.Block, 0x40, Op.Loop, 0x40);
-  f.get(S_N), f.get(S_J), f.op(Op.I32GtS, Op.I32Eqz, Op.BrIf, 1);
-  emitSparseRows(f, 0);
-  f.get(S_J), f.i32(1), f.op(Op.I32Add), f.set(S_J);
-  f.op(Op.Br, 0, Op.End, Op.End);
-  return funcBody([[8, I32], [9, V128], [1, F32]], f);
+  // while (n > j) { one column; j += 1 }
+  loopUntil(f, () => f.get(S_N).get(L.j).op(OP.i32GtS, OP.i32Eqz), () => {
+    emitSparseRows(f, L, 0);
+    f.inc(L.j, 1);
+  });
+  return f;
 }
 
-// adam parameters: w, g (f32), m, v (f64) byte pointers, count (even); then f64 a, b1, c1, b2,
-// c2, eps (locals 5..10). Locals: 6 splats and 3 temporaries (v128).
-const D_W = 0, D_G = 1, D_M = 2, D_V = 3, D_N = 4, D_A = 5;
-const D_SPLAT = 11, D_G2 = 17, D_M2 = 18, D_V2 = 19;
+// adam parameters: w, g (f32), m, v (f64) pointers, count (even); then the f64 factors a, b1,
+// c1, b2, c2, eps (see AdamFn).
+const D_W = 0, D_G = 1, D_M = 2, D_V = 3, D_N = 4, D_FACTORS = 5;
 
 /**
  * The Adam update `adam` (see {@link AdamFn}), two parameters at a time in f64 with the same
  * operations in the same order as the plain loop, so it agrees with it bit for bit.
  */
-function emitAdam(): number[] {
-  const f = new Body();
-  for (let s = 0; s < 6; s++) f.get(D_A + s), f.simd(F64X2_SPLAT), f.set(D_SPLAT + s);
-  const [sa, sb1, sc1, sb2, sc2, seps] = [0, 1, 2, 3, 4, 5].map((s) => D_SPLAT + s);
-  const mem64 = (ptr: number, code: number) => (f.get(ptr), f.simd(code), f.b.push(3, 0));
-  f.op(Op.Block, 0x40, Op.Loop, 0x40);
-  f.get(D_N), f.op(Op.I32Eqz, Op.BrIf, 1);
-  mem64(D_G, LOAD64_ZERO), f.simd(F64X2_PROMOTE_F32X4), f.set(D_G2);
-  // m = b1*m + c1*g
-  f.get(D_M);
-  f.get(sb1), f.v128Load(D_M, 0), f.simd(F64X2_MUL);
-  f.get(sc1), f.get(D_G2), f.simd(F64X2_MUL), f.simd(F64X2_ADD);
-  f.b.push(Op.LocalTee, ...uleb(D_M2)), f.simd(SIMD_STORE), f.b.push(4, 0);
-  // v = b2*v + (c2*g)*g
-  f.get(D_V);
-  f.get(sb2), f.v128Load(D_V, 0), f.simd(F64X2_MUL);
-  f.get(sc2), f.get(D_G2), f.simd(F64X2_MUL), f.get(D_G2), f.simd(F64X2_MUL), f.simd(F64X2_ADD);
-  f.b.push(Op.LocalTee, ...uleb(D_V2)), f.simd(SIMD_STORE), f.b.push(4, 0);
-  // w = f32(w - (a*m) / (sqrt(v) + eps))
-  f.get(D_W);
-  mem64(D_W, LOAD64_ZERO), f.simd(F64X2_PROMOTE_F32X4);
-  f.get(sa), f.get(D_M2), f.simd(F64X2_MUL);
-  f.get(D_V2), f.simd(F64X2_SQRT), f.get(seps), f.simd(F64X2_ADD), f.simd(F64X2_DIV);
-  f.simd(F64X2_SUB), f.simd(F32X4_DEMOTE_F64X2);
-  f.simd(STORE64_LANE), f.b.push(3, 0, 0);
-  f.addConst(D_W, 8), f.addConst(D_G, 8), f.addConst(D_M, 16), f.addConst(D_V, 16);
-  f.addConst(D_N, -2);
-  f.op(Op.Br, 0, Op.End, Op.End);
-  return funcBody([[9, V128]], f);
+function emitAdam(): Fn {
+  const f = new Fn([I32, I32, I32, I32, I32, F64, F64, F64, F64, F64, F64], []);
+  // v128 locals: the six factors splatted (in parameter order), then g, m and v of the pair.
+  const sa = f.local(V128), sb1 = f.local(V128), sc1 = f.local(V128);
+  const sb2 = f.local(V128), sc2 = f.local(V128), seps = f.local(V128);
+  const g2 = f.local(V128), m2 = f.local(V128), v2 = f.local(V128);
+  [sa, sb1, sc1, sb2, sc2, seps].forEach((s, i) => {
+    f.get(D_FACTORS + i).simd(SIMD.f64x2Splat).set(s);
+  });
+  loopUntil(f, () => f.get(D_N).op(OP.i32Eqz), () => {
+    // g: two f32 promoted to f64
+    f.get(D_G).v128Load64Zero().simd(SIMD.f64x2PromoteLowF32x4).set(g2);
+    // m = b1*m + c1*g
+    f.get(D_M);
+    f.get(sb1).v128LoadFrom(D_M).simd(SIMD.f64x2Mul);
+    f.get(sc1).get(g2).simd(SIMD.f64x2Mul).simd(SIMD.f64x2Add);
+    f.tee(m2).v128Store();
+    // v = b2*v + (c2*g)*g
+    f.get(D_V);
+    f.get(sb2).v128LoadFrom(D_V).simd(SIMD.f64x2Mul);
+    f.get(sc2).get(g2).simd(SIMD.f64x2Mul).get(g2).simd(SIMD.f64x2Mul).simd(SIMD.f64x2Add);
+    f.tee(v2).v128Store();
+    // w = f32(w - (a*m) / (sqrt(v) + eps)): the two f32 are the low 8 bytes of the demotion
+    f.get(D_W);
+    f.get(D_W).v128Load64Zero().simd(SIMD.f64x2PromoteLowF32x4);
+    f.get(sa).get(m2).simd(SIMD.f64x2Mul);
+    f.get(v2).simd(SIMD.f64x2Sqrt).get(seps).simd(SIMD.f64x2Add).simd(SIMD.f64x2Div);
+    f.simd(SIMD.f64x2Sub).simd(SIMD.f32x4DemoteF64x2Zero).v128Store64Lane(0);
+    f.inc(D_W, 8).inc(D_G, 8).inc(D_M, 16).inc(D_V, 16).inc(D_N, -2);
+  });
+  return f;
 }
 
-// csr parameters (i32, bytes): a, m, k, sai, sak, ldb, rowptr, idx, val; locals i, p, pa, off, t
+// csr parameters: a, m, k, sai, sak, ldb, rowptr, idx, val (see CsrFn).
 const R_A = 0, R_M = 1, R_K = 2, R_SAI = 3, R_SAK = 4, R_LDB = 5, R_RP = 6, R_IDX = 7, R_VAL = 8;
-const R_I = 9, R_P = 10, R_PA = 11, R_OFF = 12, R_T = 13, R_V = 14;
 
 /**
  * The CSR builder `csr` (see {@link CsrFn}): every element of A is written to the next idx/val
  * slot, and the slot advances only when it is not zero (no branch on the data).
  */
-function emitCsr(): number[] {
-  const f = new Body();
-  const storeRowptr = () => {
-    f.get(R_RP), f.get(R_I), f.i32(4), f.op(Op.I32Mul, Op.I32Add);
-    f.get(R_T), f.i32(2), f.op(Op.I32ShrU, Op.I32Store, 2, 0);
-  };
-  f.op(Op.Block, 0x40, Op.Loop, 0x40);
-  f.get(R_M), f.get(R_I), f.op(Op.I32GtS, Op.I32Eqz, Op.BrIf, 1);
+function emitCsr(): Fn {
+  const f = new Fn(Array(9).fill(I32), [I32]);
+  // Row i, column p, A at (i, p), B's row p as a byte offset, the next slot t (bytes; counts
+  // from 0 over all rows, as locals start at 0), and the element v.
+  const i = f.local(I32), p = f.local(I32), pa = f.local(I32), off = f.local(I32);
+  const t = f.local(I32), v = f.local(F32);
+  // rowptr[i] = t / 4
+  const storeRowptr = () =>
+    f.get(R_RP).index(i, 4).op(OP.i32Add).get(t).i32(2).op(OP.i32ShrU).i32Store();
+  // while (m > i)
+  loopUntil(f, () => f.get(R_M).get(i).op(OP.i32GtS, OP.i32Eqz), () => {
+    storeRowptr();
+    f.get(R_A).get(i).get(R_SAI).op(OP.i32Mul, OP.i32Add).set(pa);
+    f.i32(0).set(p).i32(0).set(off);
+    // while (k > p)
+    loopUntil(f, () => f.get(R_K).get(p).op(OP.i32GtS, OP.i32Eqz), () => {
+      f.get(pa).f32Load().set(v);
+      f.get(R_IDX).get(t).op(OP.i32Add).get(off).i32Store();
+      f.get(R_VAL).get(t).op(OP.i32Add).get(v).f32Store();
+      // t += (v != 0) * 4: NaN counts as non-zero (its products are not skipped), -0 as zero
+      f.get(t).get(v).f32(0).op(OP.f32Ne).i32(2).op(OP.i32Shl, OP.i32Add).set(t);
+      f.incBy(pa, R_SAK).incBy(off, R_LDB).inc(p, 1);
+    });
+    f.inc(i, 1);
+  });
   storeRowptr();
-  f.get(R_A), f.get(R_I), f.get(R_SAI), f.op(Op.I32Mul, Op.I32Add), f.set(R_PA);
-  f.i32(0), f.set(R_P), f.i32(0), f.set(R_OFF);
-  f.op(Op.Block, 0x40, Op.Loop, 0x40);
-  f.get(R_K), f.get(R_P), f.op(Op.I32GtS, Op.I32Eqz, Op.BrIf, 1);
-  f.get(R_PA), f.op(Op.F32Load, 2, 0), f.set(R_V);
-  f.get(R_IDX), f.get(R_T), f.op(Op.I32Add), f.get(R_OFF), f.op(Op.I32Store, 2, 0);
-  f.get(R_VAL), f.get(R_T), f.op(Op.I32Add), f.get(R_V), f.op(Op.F32Store, 2, 0);
-  // t += (v != 0) * 4: NaN counts as non-zero (its products are not skipped), -0 as zero
-  f.get(R_T), f.get(R_V), f.b.push(Op.F32Const, 0, 0, 0, 0), f.op(Op.F32Ne);
-  f.i32(2), f.op(Op.I32Shl, Op.I32Add), f.set(R_T);
-  f.addTo(R_PA, R_SAK), f.addTo(R_OFF, R_LDB), f.addConst(R_P, 1);
-  f.op(Op.Br, 0, Op.End, Op.End);
-  f.addConst(R_I, 1);
-  f.op(Op.Br, 0, Op.End, Op.End);
-  storeRowptr();
-  f.get(R_T), f.i32(2), f.op(Op.I32ShrU);
-  return funcBody([[5, I32], [1, F32]], f);
+  // the number of non-zeros
+  f.get(t).i32(2).op(OP.i32ShrU);
+  return f;
 }
 
-// mask parameters (i32): dst, src, y (bytes), count (a multiple of 4); local: the zero vector
-const K_DST = 0, K_SRC = 1, K_Y = 2, K_N = 3, K_ZERO = 4;
+// mask parameters: dst, src, y, count (a multiple of 4).
+const K_DST = 0, K_SRC = 1, K_Y = 2, K_N = 3;
 
 /** The ReLU select `mask` (see {@link ReluMask}): `src & (y > 0)` lane-wise, so +0 elsewhere. */
-function emitMask(): number[] {
-  const f = new Body();
-  f.b.push(Op.F32Const, 0, 0, 0, 0), f.simd(F32X4_SPLAT), f.set(K_ZERO);
-  f.op(Op.Block, 0x40, Op.Loop, 0x40);
-  f.get(K_N), f.op(Op.I32Eqz, Op.BrIf, 1);
-  f.get(K_DST), f.v128Load(K_SRC, 0), f.v128Load(K_Y, 0), f.get(K_ZERO), f.simd(F32X4_GT);
-  f.simd(V128_AND), f.simd(SIMD_STORE), f.b.push(4, 0);
-  f.addConst(K_DST, 16), f.addConst(K_SRC, 16), f.addConst(K_Y, 16), f.addConst(K_N, -4);
-  f.op(Op.Br, 0, Op.End, Op.End);
-  return funcBody([[1, V128]], f);
+function emitMask(): Fn {
+  const f = new Fn([I32, I32, I32, I32], []);
+  const zero = f.local(V128);
+  f.f32(0).simd(SIMD.f32x4Splat).set(zero);
+  loopUntil(f, () => f.get(K_N).op(OP.i32Eqz), () => {
+    f.get(K_DST).v128LoadFrom(K_SRC).v128LoadFrom(K_Y).get(zero).simd(SIMD.f32x4Gt);
+    f.simd(SIMD.v128And).v128Store();
+    f.inc(K_DST, 16).inc(K_SRC, 16).inc(K_Y, 16).inc(K_N, -4);
+  });
+  return f;
 }
 
 /**
@@ -464,36 +408,13 @@ function emitMask(): number[] {
  * @returns the WASM module bytes of the kernels: `gemm`, `spmm`, `adam`, `csr` and `mask`
  */
 export function buildGemmModule(shared: boolean, pages: number): Uint8Array<ArrayBuffer> {
-  const types = [
-    [0x60, 10, ...Array(10).fill(I32), 0],
-    [0x60, 9, ...Array(9).fill(I32), 0],
-    [0x60, 11, ...Array(5).fill(I32), ...Array(6).fill(F64), 0],
-    [0x60, 9, ...Array(9).fill(I32), 1, I32],
-    [0x60, 4, ...Array(4).fill(I32), 0],
-  ];
-  const names = ["gemm", "spmm", "adam", "csr", "mask"];
-  const bodies = [emitGemm(), emitSpmm(), emitAdam(), emitCsr(), emitMask()];
-  return new Uint8Array([
-    0x00,
-    0x61,
-    0x73,
-    0x6d,
-    0x01,
-    0x00,
-    0x00,
-    0x00,
-    ...section(1, [types.length, ...types.flat()]),
-    ...section(2, [
-      1,
-      ...str("env"),
-      ...str("mem"),
-      0x02,
-      ...(shared ? [0x03, ...uleb(pages), ...uleb(pages)] : [0x00, ...uleb(1)]),
-    ]),
-    ...section(3, [5, 0, 1, 2, 3, 4]),
-    ...section(7, [5, ...names.flatMap((n, i) => [...str(n), 0x00, i])]),
-    ...section(10, [5, ...bodies.flat()]),
-  ]);
+  const m = new ModuleBuilder();
+  // A shared memory's import must state its exact limits; an unshared one only needs a minimum.
+  m.importMemory("env", "mem", shared ? { min: pages, max: pages, shared } : { min: 1 });
+  // Function indices 0..4 in this order, each with its own type.
+  const kernels = { gemm: emitGemm, spmm: emitSpmm, adam: emitAdam, csr: emitCsr, mask: emitMask };
+  for (const [name, emit] of Object.entries(kernels)) m.exportFunction(name, m.function(emit()));
+  return m.encode();
 }
 
 /** Rows of B (columns of A) per kernel call; see {@link WasmKernels.gemm}. */
