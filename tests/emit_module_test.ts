@@ -293,6 +293,18 @@ Deno.test("the emitted .ts type-checks under strict TypeScript for both targets"
       stderr: "piped",
     }).output();
     assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    // The WASM module (the default) also under index-checked access, as this project builds;
+    // the TS target's generated loops index typed arrays freely and need only `strict`.
+    await Deno.writeTextFile(
+      `${dir}/deno.json`,
+      JSON.stringify({ compilerOptions: { strict: true, noUncheckedIndexedAccess: true } }),
+    );
+    const strictOut = await new Deno.Command(Deno.execPath(), {
+      args: ["check", "--config", `${dir}/deno.json`, `${dir}/m-wasm.ts`],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(strictOut.code, 0, new TextDecoder().decode(strictOut.stderr));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

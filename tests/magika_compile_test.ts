@@ -191,3 +191,24 @@ Deno.test({
     }
   },
 });
+
+Deno.test("the compiled Magika module type-checks under strict TypeScript with index-checked access", async () => {
+  const model = await Deno.readFile(new URL("../models/magika.gguf", import.meta.url));
+  const { graph } = loadModel(model, "magika.gguf");
+  const dir = await Deno.makeTempDir({ prefix: "ggufc_magika_check_" });
+  try {
+    await Deno.writeTextFile(`${dir}/magika.ts`, compileGraph(graph).source);
+    await Deno.writeTextFile(
+      `${dir}/deno.json`,
+      JSON.stringify({ compilerOptions: { strict: true, noUncheckedIndexedAccess: true } }),
+    );
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["check", "--config", `${dir}/deno.json`, `${dir}/magika.ts`],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -90,7 +90,7 @@ export function generatedBlock(plan: Plan, backend: BackendOutput, meta: EmitMet
     `export const info: Info = ${jsValue(info)};`,
     ``,
     `const INPUT_LENGTH = ${plan.inputLength};`,
-    `const INPUT_MAX = ${plan.inputKind === "byte-tokens" ? 256 : 255};`,
+    `const INPUT_MAX: number = ${plan.inputKind === "byte-tokens" ? 256 : 255};`,
     `const CLASSES = ${plan.outputLength};`,
     `/** Float index of the input and of the output in the arena. */`,
     `const INPUT_AT = ${plan.buffers[plan.input]!.offset / 4};`,

@@ -105,7 +105,7 @@ function check(images: unknown, count: number, what: string): number {
   if (kind === "Float32Array") {
     const values = images as Float32Array;
     for (let i = 0; i < length; i++) {
-      const v = values[i];
+      const v = values[i]!;
       if (!(v >= 0 && v <= INPUT_MAX && (INPUT_MAX === 255 || Number.isInteger(v)))) {
         throw new RangeError(`${what}: value ${v} at index ${i} is not ${INPUT_VALUE}`);
       }
@@ -116,7 +116,7 @@ function check(images: unknown, count: number, what: string): number {
 
 function argmax(p: Float32Array, at: number): number {
   let best = 0;
-  for (let i = 1; i < CLASSES; i++) if (p[at + i] > p[at + best]) best = i;
+  for (let i = 1; i < CLASSES; i++) if (p[at + i]! > p[at + best]!) best = i;
   return best;
 }
 
@@ -124,7 +124,7 @@ function runOne(e: Engine, images: Uint8Array | Float32Array, index: number): vo
   const a = e.arena;
   if (POISON_ARENA) a.fill(NaN);
   const from = index * INPUT_LENGTH;
-  for (let i = 0; i < INPUT_LENGTH; i++) a[INPUT_AT + i] = images[from + i];
+  for (let i = 0; i < INPUT_LENGTH; i++) a[INPUT_AT + i] = images[from + i]!;
   e.run();
 }
 
@@ -136,7 +136,7 @@ function predictVector(image: Uint8Array | Float32Array, what = "predict"): Pred
   check(image, 1, what);
   runOne(e, image, 0);
   const p = result.probabilities;
-  for (let i = 0; i < CLASSES; i++) p[i] = e.arena[OUTPUT_AT + i];
+  for (let i = 0; i < CLASSES; i++) p[i] = e.arena[OUTPUT_AT + i]!;
   result.digit = argmax(p, 0);
   return result;
 }
@@ -158,7 +158,7 @@ function predictVectors(
   }
   for (let n = 0; n < count; n++) {
     runOne(e, images, n);
-    for (let i = 0; i < CLASSES; i++) probabilities[n * CLASSES + i] = e.arena[OUTPUT_AT + i];
+    for (let i = 0; i < CLASSES; i++) probabilities[n * CLASSES + i] = e.arena[OUTPUT_AT + i]!;
     digits[n] = argmax(probabilities, n * CLASSES);
   }
   return {

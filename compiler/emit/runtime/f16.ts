@@ -15,7 +15,7 @@ function expandF16(s: string): Uint8Array<ArrayBuffer> {
   const bits = new Uint32Array(out.buffer);
   const f = new Float32Array(out.buffer);
   for (let i = 0; i < n; i++) {
-    const x = h[2 * i] | (h[2 * i + 1] << 8);
+    const x = h[2 * i]! | (h[2 * i + 1]! << 8);
     const sign = (x & 0x8000) << 16, e = (x >> 10) & 31, m = x & 1023;
     if (e === 0) f[i] = (sign ? -m : m) * 5.960464477539063e-8; // zero or subnormal: m * 2^-24
     else if (e === 31) bits[i] = (sign | 0x7f800000 | (m << 13)) >>> 0;
