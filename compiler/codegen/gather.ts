@@ -5,7 +5,8 @@
  * @module
  */
 import { Fn, I32, OP } from "../../wasm/assembler.ts";
-import type { GatherKernel, Plan } from "../plan/plan.ts";
+import type { Plan } from "../plan/plan.ts";
+import type { GatherKernel } from "../kernels/gather.ts";
 import { floatIndex, type KernelCodegen } from "./kernel_codegen.ts";
 import type { WeightBlob } from "./weights_blob.ts";
 import { at } from "./wasm_shared.ts";

@@ -13,7 +13,8 @@
  * @module
  */
 import { Fn, I32, OP, SIMD, V128 } from "../../wasm/assembler.ts";
-import type { GemmKernel, Plan } from "../plan/plan.ts";
+import type { Plan } from "../plan/plan.ts";
+import type { GemmKernel } from "../kernels/gemm.ts";
 import { floatIndex, type KernelCodegen } from "./kernel_codegen.ts";
 import type { WeightBlob } from "./weights_blob.ts";
 import { at, geluF32x4, madd } from "./wasm_shared.ts";

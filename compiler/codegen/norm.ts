@@ -11,7 +11,8 @@
  * @module
  */
 import { F32, Fn, I32, OP, SIMD, V128 } from "../../wasm/assembler.ts";
-import type { NormKernel, Plan } from "../plan/plan.ts";
+import type { Plan } from "../plan/plan.ts";
+import type { NormKernel } from "../kernels/norm.ts";
 import { floatIndex, type KernelCodegen } from "./kernel_codegen.ts";
 import type { WeightBlob } from "./weights_blob.ts";
 import { at } from "./wasm_shared.ts";

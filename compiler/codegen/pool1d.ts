@@ -6,7 +6,8 @@
  * @module
  */
 import { F32, Fn, I32, OP, SIMD, V128 } from "../../wasm/assembler.ts";
-import type { Plan, Pool1dKernel } from "../plan/plan.ts";
+import type { Plan } from "../plan/plan.ts";
+import type { Pool1dKernel } from "../kernels/pool1d.ts";
 import { floatIndex, FLT_MAX, FLT_MAX_TEXT, type KernelCodegen } from "./kernel_codegen.ts";
 import { at } from "./wasm_shared.ts";
 
