@@ -16,7 +16,7 @@ import { Fn, I32, OP, SIMD, V128 } from "../../wasm/assembler.ts";
 import type { DenseKernel, Plan } from "../plan/plan.ts";
 import { floatIndex, type KernelCodegen, MAX_ACC } from "./kernel_codegen.ts";
 import type { WeightBlob } from "./weights_blob.ts";
-import { at, madd, softmax } from "./wasm_shared.ts";
+import { at, madd, packColumnBlocks, softmax } from "./wasm_shared.ts";
 import {
   describeQuantDense,
   prepareQuantDense,
@@ -65,7 +65,7 @@ function prepareDense(k: DenseKernel, blob: WeightBlob, base: number): DensePlan
   const vecs = Math.ceil(k.m / 4);
   const V = Math.min(MAX_ACC, vecs);
   const blocks = Math.floor(vecs / V), tail = vecs % V;
-  const w = base + blob.add(packDense(k, V, blocks, tail));
+  const w = base + blob.add(packColumnBlocks(k.weights, k.k, k.m, V, blocks, tail));
   const bias = k.bias ? base + blob.add(padTo(k.bias, vecs * 4)) : -1;
   return { dot: false, V, blocks, tail, w, bias };
 }
@@ -83,23 +83,6 @@ interface DensePlan {
 function padTo(v: Float32Array, n: number): Float32Array {
   const out = new Float32Array(n);
   out.set(v);
-  return out;
-}
-
-/** Dense weights as [block][k][V*4] (the tail block with its own width). */
-function packDense(k: DenseKernel, V: number, blocks: number, tail: number): Float32Array {
-  const widths = [...Array(blocks).fill(V * 4), ...(tail ? [tail * 4] : [])] as number[];
-  const out = new Float32Array(widths.reduce((s, w) => s + w * k.k, 0));
-  let o = 0, m0 = 0;
-  for (const width of widths) {
-    for (let kk = 0; kk < k.k; kk++) {
-      for (let j = 0; j < width; j++) {
-        const m = m0 + j;
-        out[o++] = m < k.m ? k.weights[kk * k.m + m]! : 0;
-      }
-    }
-    m0 += width;
-  }
   return out;
 }
 

@@ -3,8 +3,9 @@
  *
  * WASM: the output is cut into blocks of R rows x V f32x4 vectors (R * V accumulators kept in
  * registers: R = 6, V = 2 is 12 accumulators, 2 weight vectors and one broadcast input, 15 of
- * x64's 16 vector registers; measured on Magika against 4x2, 4x3 and 8x1, it was the fastest). The weights are packed per column block as `[block][k][V*4]`, so
- * the inner loop over k streams them contiguously; each step loads V weight vectors and R
+ * x64's 16 vector registers; measured on Magika against 4x2, 4x3 and 8x1, it was the fastest).
+ * The weights are packed per column block as `[block][k][V*4]` (packColumnBlocks), so the inner
+ * loop over k streams them contiguously; each step loads V weight vectors and R
  * broadcast inputs and does R * V multiply-adds, unrolled by up to 4 k with constant offsets.
  * Bias and activation (relu, or gelu by {@link geluF32x4}) are applied before the store.
  *
@@ -17,7 +18,7 @@ import type { Plan } from "../plan/plan.ts";
 import type { GemmKernel } from "../kernels/gemm.ts";
 import { floatIndex, type KernelCodegen } from "./kernel_codegen.ts";
 import type { WeightBlob } from "./weights_blob.ts";
-import { at, geluF32x4, madd } from "./wasm_shared.ts";
+import { at, geluF32x4, madd, packColumnBlocks } from "./wasm_shared.ts";
 
 /** Rows and output vectors per register block. */
 const ROWS = 6;
@@ -53,19 +54,7 @@ export const gemmCodegen: KernelCodegen<GemmKernel, GemmPlan> = {
 function prepareGemm(k: GemmKernel, blob: WeightBlob, base: number): GemmPlan {
   const vecs = k.mPad / 4;
   const blocks = Math.floor(vecs / VECS), tail = vecs % VECS;
-  const widths = [...Array(blocks).fill(VECS * 4), ...(tail ? [tail * 4] : [])] as number[];
-  // [block][k][width]: block b holds outputs m0 .. m0 + width - 1 (zero past m).
-  const packed = new Float32Array(k.k * k.mPad);
-  let o = 0, m0 = 0;
-  for (const width of widths) {
-    for (let kk = 0; kk < k.k; kk++) {
-      for (let j = 0; j < width; j++) {
-        const m = m0 + j;
-        packed[o++] = m < k.m ? k.weights[kk * k.m + m]! : 0;
-      }
-    }
-    m0 += width;
-  }
+  const packed = packColumnBlocks(k.weights, k.k, k.m, VECS, blocks, tail);
   const w = base + blob.add(packed);
   let bias = -1;
   if (k.bias) {

@@ -43,6 +43,40 @@ export function softmax(f: Fn, dst: number, n: number): void {
   });
 }
 
+/**
+ * A `[k][m]` matrix re-blocked by output columns for SIMD kernels: `[block][k][width]`, each block
+ * `V * 4` columns wide (the last `tail * 4`), columns past m zero. A kernel then streams one
+ * block's weights contiguously while it keeps that block's outputs in registers.
+ *
+ * @param w the matrix, `[k][m]` (m fastest)
+ * @param V output vectors (of 4) per full block
+ * @param blocks full blocks
+ * @param tail vectors of the last, narrower block (0: none)
+ * @returns the packed matrix
+ */
+export function packColumnBlocks(
+  w: Float32Array,
+  K: number,
+  M: number,
+  V: number,
+  blocks: number,
+  tail: number,
+): Float32Array {
+  const widths = [...Array(blocks).fill(V * 4), ...(tail ? [tail * 4] : [])] as number[];
+  const out = new Float32Array(widths.reduce((s, width) => s + width * K, 0));
+  let o = 0, m0 = 0;
+  for (const width of widths) {
+    for (let k = 0; k < K; k++) {
+      for (let j = 0; j < width; j++) {
+        const m = m0 + j;
+        out[o++] = m < M ? w[k * M + m]! : 0;
+      }
+    }
+    m0 += width;
+  }
+  return out;
+}
+
 /** ln 2 split in two (Cephes' expf): n * LN2_HI is exact for the n that occur. */
 const LN2_HI = 0.693359375;
 const LN2_LO = -2.12194440e-4;

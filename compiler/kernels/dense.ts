@@ -142,11 +142,21 @@ export const dense: KernelDef<DenseKernel> = {
   outputLayout: (k) => ({ kind: "flat", n: k.m }),
   nonNegativeOutput: (k) => k.relu || k.softmax,
   constBytes: (k) => k.weights.byteLength + (k.bias?.byteLength ?? 0),
-  weightLabel(k, weight, use) {
-    if (use.op.kind === "mul_mat" && use.src[0] === weight.id) {
-      return { layout: "[k][m] f32", bytes: k.weights.byteLength };
-    }
-    if (k.bias && use.op.kind === "add") return { layout: "bias f32", bytes: k.bias.byteLength };
-    return undefined;
-  },
+  weightLabel: matrixWeightLabel,
 };
+
+/**
+ * The picture's label of a matrix kernel's constants (dense, gemm): the `[k][m]` matrix that
+ * `mul_mat` read, or the bias that `add` read.
+ */
+export function matrixWeightLabel(
+  k: { readonly weights: Float32Array; readonly bias?: Float32Array },
+  weight: Node,
+  use: Node,
+): { layout: string; bytes: number } | undefined {
+  if (use.op.kind === "mul_mat" && use.src[0] === weight.id) {
+    return { layout: "[k][m] f32", bytes: k.weights.byteLength };
+  }
+  if (k.bias && use.op.kind === "add") return { layout: "bias f32", bytes: k.bias.byteLength };
+  return undefined;
+}

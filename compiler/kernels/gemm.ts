@@ -13,6 +13,7 @@
 import { type Node, numel } from "../ir/graph.ts";
 import type { KernelBase, KernelDef, LowerContext, Lowered } from "./kernel.ts";
 import { CompileError, strided2d, stridedMap } from "./layout.ts";
+import { matrixWeightLabel } from "./dense.ts";
 
 /** The activation fused after the bias. */
 export type GemmActivation = "none" | "relu" | "gelu";
@@ -117,11 +118,5 @@ export const gemm: KernelDef<GemmKernel> = {
   outputMap: (k) => stridedMap({ base: 0, s0: 1, s1: k.mPad }, k.m, k.n),
   nonNegativeOutput: (k) => k.activation === "relu",
   constBytes: (k) => k.weights.byteLength + (k.bias?.byteLength ?? 0),
-  weightLabel(k, weight, use) {
-    if (use.op.kind === "mul_mat" && use.src[0] === weight.id) {
-      return { layout: "[k][m] f32", bytes: k.weights.byteLength };
-    }
-    if (k.bias && use.op.kind === "add") return { layout: "bias f32", bytes: k.bias.byteLength };
-    return undefined;
-  },
+  weightLabel: matrixWeightLabel,
 };
