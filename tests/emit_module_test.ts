@@ -293,14 +293,14 @@ Deno.test("the emitted .ts type-checks under strict TypeScript for both targets"
       stderr: "piped",
     }).output();
     assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-    // The WASM module (the default) also under index-checked access, as this project builds;
-    // the TS target's generated loops index typed arrays freely and need only `strict`.
+    // And under index-checked access, as this project builds (a user's deno.json may have it:
+    // Deno type-checks an imported .ts module with the importer's options).
     await Deno.writeTextFile(
       `${dir}/deno.json`,
       JSON.stringify({ compilerOptions: { strict: true, noUncheckedIndexedAccess: true } }),
     );
     const strictOut = await new Deno.Command(Deno.execPath(), {
-      args: ["check", "--config", `${dir}/deno.json`, `${dir}/m-wasm.ts`],
+      args: ["check", "--config", `${dir}/deno.json`, `${dir}/m-wasm.ts`, `${dir}/m-ts.ts`],
       stdout: "piped",
       stderr: "piped",
     }).output();

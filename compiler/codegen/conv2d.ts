@@ -312,13 +312,13 @@ function convTs(k: ConvKernel, plan: Plan, blob: WeightBlob): string {
   const init = k.bias.kind === "none"
     ? "0"
     : k.bias.kind === "channel"
-    ? `W[${bias} + c]`
-    : `W[${bias} + c + ${O.cp} * (x + ${k.convW} * y)]`;
+    ? `W[${bias} + c]!`
+    : `W[${bias} + c + ${O.cp} * (x + ${k.convW} * y)]!`;
   const combine = !k.pool
     ? `A[o + c] = v;`
     : p.pool === "max"
-    ? `if (!(v <= A[o + c])) A[o + c] = v;`
-    : `A[o + c] += v;`;
+    ? `if (!(v <= A[o + c]!)) A[o + c] = v;`
+    : `A[o + c] = A[o + c]! + v;`;
   return `  // conv ${k.kw}x${k.kh} stride ${k.s0},${k.s1} pad ${k.p0},${k.p1}: ${I.w}x${I.h}x${I.cp} -> ${O.w}x${O.h}x${O.cp}
   const acc = ACC;
   for (let oy = 0; oy < ${O.h}; oy++) {
@@ -344,20 +344,20 @@ function convTs(k: ConvKernel, plan: Plan, blob: WeightBlob): string {
               const i = ${src} + ${I.cp} * (ix + ${I.w} * iy);
               const wr = ${w} + ${I.cp * O.cp} * (kx + ${k.kw} * ky);
               for (let ci = 0; ci < ${I.cp}; ci++) {
-                const v = A[i + ci];
+                const v = A[i + ci]!;
                 const r = wr + ci * ${O.cp};
-                for (let c = 0; c < ${O.cp}; c++) acc[c] += v * W[r + c];
+                for (let c = 0; c < ${O.cp}; c++) acc[c] = acc[c]! + v * W[r + c]!;
               }
             }
           }
           for (let c = 0; c < ${O.cp}; c++) {
-            const v = ${k.relu ? "acc[c] < 0 ? 0 : acc[c]" : "acc[c]"};
+            const v = ${k.relu ? "acc[c]! < 0 ? 0 : acc[c]!" : "acc[c]!"};
             ${combine}
           }
         }
       }${
     k.pool?.pool === "avg"
-      ? `\n      for (let c = 0; c < ${O.cp}; c++) A[o + c] /= ${p.k0 * p.k1};`
+      ? `\n      for (let c = 0; c < ${O.cp}; c++) A[o + c] = A[o + c]! / ${p.k0 * p.k1};`
       : ""
   }
     }

@@ -185,29 +185,29 @@ function denseTs(k: DenseKernel, plan: Plan, blob: WeightBlob): string {
   const lines = [
     `  // dense ${k.k} -> ${k.m}: out[m] = bias[m] + sum over non-zero x[k] of x[k] * W[k][m]`,
     `  let n = 0;`,
-    `  for (let k = 0; k < ${k.k}; k++) if (A[${src} + k] !== 0) I[${idx} + n++] = k;`,
-    `  for (let m = 0; m < ${k.m}; m++) A[${dst} + m] = ${b >= 0 ? `W[${b} + m]` : "0"};`,
+    `  for (let k = 0; k < ${k.k}; k++) if (A[${src} + k]! !== 0) I[${idx} + n++] = k;`,
+    `  for (let m = 0; m < ${k.m}; m++) A[${dst} + m] = ${b >= 0 ? `W[${b} + m]!` : "0"};`,
     `  for (let j = 0; j < n; j++) {`,
-    `    const k = I[${idx} + j];`,
-    `    const v = A[${src} + k];`,
+    `    const k = I[${idx} + j]!;`,
+    `    const v = A[${src} + k]!;`,
     `    const r = ${w} + k * ${k.m};`,
-    `    for (let m = 0; m < ${k.m}; m++) A[${dst} + m] += v * W[r + m];`,
+    `    for (let m = 0; m < ${k.m}; m++) A[${dst} + m] = A[${dst} + m]! + v * W[r + m]!;`,
     `  }`,
   ];
   if (k.relu) {
-    lines.push(`  for (let m = 0; m < ${k.m}; m++) if (A[${dst} + m] < 0) A[${dst} + m] = 0;`);
+    lines.push(`  for (let m = 0; m < ${k.m}; m++) if (A[${dst} + m]! < 0) A[${dst} + m] = 0;`);
   }
   if (k.softmax) {
     lines.push(
       `  let max = -Infinity;`,
-      `  for (let m = 0; m < ${k.m}; m++) max = Math.max(max, A[${dst} + m]);`,
+      `  for (let m = 0; m < ${k.m}; m++) max = Math.max(max, A[${dst} + m]!);`,
       `  let sum = 0;`,
       `  for (let m = 0; m < ${k.m}; m++) {`,
-      `    const e = Math.fround(Math.exp(A[${dst} + m] - max));`,
+      `    const e = Math.fround(Math.exp(A[${dst} + m]! - max));`,
       `    A[${dst} + m] = e;`,
       `    sum = Math.fround(sum + e);`,
       `  }`,
-      `  for (let m = 0; m < ${k.m}; m++) A[${dst} + m] /= sum;`,
+      `  for (let m = 0; m < ${k.m}; m++) A[${dst} + m] = A[${dst} + m]! / sum;`,
     );
   }
   return lines.join("\n");

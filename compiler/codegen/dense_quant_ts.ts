@@ -35,10 +35,10 @@ export function denseQuantTs(plan: Plan, k: DenseKernel, blob: WeightBlob): stri
     : nibbles(q.q, M, KP);
   const w = addBytes(blob, bytes);
   const d = blob.add(q.d) / 4;
-  const bias = k.bias ? `W[${blob.add(k.bias) / 4} + m]` : "0";
+  const bias = k.bias ? `W[${blob.add(k.bias) / 4} + m]!` : "0";
   const weight = q.type === "q8_0"
-    ? `(U[${w} + m * ${KP} + b * 32 + j] << 24 >> 24)`
-    : `(((U[${w} + (m * ${NB} + b) * 16 + (j & 15)] >> (j < 16 ? 0 : 4)) & 15) - 8)`;
+    ? `(U[${w} + m * ${KP} + b * 32 + j]! << 24 >> 24)`
+    : `(((U[${w} + (m * ${NB} + b) * 16 + (j & 15)]! >> (j < 16 ? 0 : 4)) & 15) - 8)`;
   const lines: string[] = [`  // dense ${K} -> ${M}, ${q.type} weights, ${q.compute}`];
   if (q.compute === "int8") {
     lines.push(
@@ -48,14 +48,14 @@ export function denseQuantTs(plan: Plan, k: DenseKernel, blob: WeightBlob): stri
       `    let amax = 0;`,
       `    for (let j = 0; j < 32; j++) {`,
       `      const k = b * 32 + j;`,
-      `      const a = k < ${K} ? Math.abs(A[${src} + k]) : 0;`,
+      `      const a = k < ${K} ? Math.abs(A[${src} + k]!) : 0;`,
       `      if (a > amax) amax = a;`,
       `    }`,
       `    if (!(amax > 0)) continue;`,
       `    const d = Math.fround(amax / 127), id = Math.fround(1 / d);`,
       `    for (let j = 0; j < 32; j++) {`,
       `      const k = b * 32 + j;`,
-      `      const t = k < ${K} ? Math.fround(A[${src} + k] * id) : 0;`,
+      `      const t = k < ${K} ? Math.fround(A[${src} + k]! * id) : 0;`,
       `      I[${xq} + k] = t < 0 ? -Math.floor(-t + 0.5) : Math.floor(t + 0.5);`,
       `    }`,
       `    if (d < 6.103515625e-5) {`,
@@ -63,19 +63,19 @@ export function denseQuantTs(plan: Plan, k: DenseKernel, blob: WeightBlob): stri
       `      A[${dx} + b] = (fr > 0.5 || (fr === 0.5 && f % 2 === 1) ? f + 1 : f) * 5.9604644775390625e-8;`,
       `    } else {`,
       `      A[${tmp}] = d;`,
-      `      const bits = I[${tmp}];`,
+      `      const bits = I[${tmp}]!;`,
       `      I[${tmp}] = (bits + 0xfff + ((bits >>> 13) & 1)) & ~0x1fff;`,
-      `      A[${dx} + b] = A[${tmp}];`,
+      `      A[${dx} + b] = A[${tmp}]!;`,
       `    }`,
       `    I[${list} + nb++] = b;`,
       `  }`,
       `  for (let m = 0; m < ${M}; m++) {`,
       `    let sum = 0;`,
       `    for (let i = 0; i < nb; i++) {`,
-      `      const b = I[${list} + i];`,
+      `      const b = I[${list} + i]!;`,
       `      let s = 0;`,
-      `      for (let j = 0; j < 32; j++) s += ${weight} * I[${xq} + b * 32 + j];`,
-      `      sum = Math.fround(sum + Math.fround(s * Math.fround(W[${d} + m * ${NB} + b] * A[${dx} + b])));`,
+      `      for (let j = 0; j < 32; j++) s += ${weight} * I[${xq} + b * 32 + j]!;`,
+      `      sum = Math.fround(sum + Math.fround(s * Math.fround(W[${d} + m * ${NB} + b]! * A[${dx} + b]!)));`,
       `    }`,
       `    A[${dst} + m] = Math.fround(sum + ${bias});`,
       `  }`,
@@ -88,28 +88,28 @@ export function denseQuantTs(plan: Plan, k: DenseKernel, blob: WeightBlob): stri
       `      let s = 0;`,
       `      for (let j = 0; j < 32; j++) {`,
       `        const k = b * 32 + j;`,
-      `        if (k < ${K} && A[${src} + k] !== 0) s = Math.fround(s + Math.fround(A[${src} + k] * ${weight}));`,
+      `        if (k < ${K} && A[${src} + k]! !== 0) s = Math.fround(s + Math.fround(A[${src} + k]! * ${weight}));`,
       `      }`,
-      `      sum = Math.fround(sum + Math.fround(s * W[${d} + m * ${NB} + b]));`,
+      `      sum = Math.fround(sum + Math.fround(s * W[${d} + m * ${NB} + b]!));`,
       `    }`,
       `    A[${dst} + m] = Math.fround(sum + ${bias});`,
       `  }`,
     );
   }
   if (k.relu) {
-    lines.push(`  for (let m = 0; m < ${M}; m++) if (A[${dst} + m] < 0) A[${dst} + m] = 0;`);
+    lines.push(`  for (let m = 0; m < ${M}; m++) if (A[${dst} + m]! < 0) A[${dst} + m] = 0;`);
   }
   if (k.softmax) {
     lines.push(
       `  let max = -Infinity;`,
-      `  for (let m = 0; m < ${M}; m++) max = Math.max(max, A[${dst} + m]);`,
+      `  for (let m = 0; m < ${M}; m++) max = Math.max(max, A[${dst} + m]!);`,
       `  let sum = 0;`,
       `  for (let m = 0; m < ${M}; m++) {`,
-      `    const e = Math.fround(Math.exp(A[${dst} + m] - max));`,
+      `    const e = Math.fround(Math.exp(A[${dst} + m]! - max));`,
       `    A[${dst} + m] = e;`,
       `    sum = Math.fround(sum + e);`,
       `  }`,
-      `  for (let m = 0; m < ${M}; m++) A[${dst} + m] /= sum;`,
+      `  for (let m = 0; m < ${M}; m++) A[${dst} + m] = A[${dst} + m]! / sum;`,
     );
   }
   return lines.join("\n");

@@ -47,7 +47,7 @@ function gatherTs(k: GatherKernel, plan: Plan, blob: WeightBlob): string {
   const table = floatIndex(blob.add(k.table));
   return `  // gather ${k.count} rows of ${k.width} from a ${k.rows}-row table (index clamped, NaN -> 0)
   for (let n = 0; n < ${k.count}; n++) {
-    const t = Math.min(Math.max(A[${src} + n], 0), ${k.rows - 1}) | 0;
+    const t = Math.min(Math.max(A[${src} + n]!, 0), ${k.rows - 1}) | 0;
     A.set(W.subarray(${table} + t * ${k.width}, ${table} + (t + 1) * ${k.width}), ${dst} + n * ${k.width});
   }`;
 }

@@ -153,25 +153,27 @@ function gemmTs(k: GemmKernel, plan: Plan, blob: WeightBlob): string {
   const b = k.bias ? floatIndex(blob.add(k.bias)) : -1;
   const act = k.activation === "gelu"
     ? `{
-        const v = A[o + m];
+        const v = A[o + m]!;
         A[o + m] = 0.5 * v * (1 + Math.tanh(${
       Math.sqrt(2 / Math.PI)
     } * v * (1 + 0.044715 * v * v)));
       }`
     : k.activation === "relu"
-    ? "if (A[o + m] < 0) A[o + m] = 0;"
+    ? "if (A[o + m]! < 0) A[o + m] = 0;"
     : "";
   return `  // gemm: ${k.n} rows of ${k.k} -> ${k.m} (row stride ${k.mPad})${
     k.bias ? " + bias" : ""
   }${k.activation === "none" ? "" : ` + ${k.activation}`}
   for (let n = 0; n < ${k.n}; n++) {
     const o = ${dst} + n * ${k.mPad}, x = ${src} + n * ${k.k};
-    for (let m = 0; m < ${k.mPad}; m++) A[o + m] = ${b >= 0 ? `m < ${k.m} ? W[${b} + m] : 0` : "0"};
+    for (let m = 0; m < ${k.mPad}; m++) A[o + m] = ${
+    b >= 0 ? `m < ${k.m} ? W[${b} + m]! : 0` : "0"
+  };
     for (let kk = 0; kk < ${k.k}; kk++) {
-      const v = A[x + kk];
+      const v = A[x + kk]!;
       if (v === 0) continue;
       const r = ${w} + kk * ${k.m};
-      for (let m = 0; m < ${k.m}; m++) A[o + m] += v * W[r + m];
+      for (let m = 0; m < ${k.m}; m++) A[o + m] = A[o + m]! + v * W[r + m]!;
     }${act ? `\n    for (let m = 0; m < ${k.m}; m++) ${act}` : ""}
   }`;
 }

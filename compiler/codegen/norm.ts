@@ -126,11 +126,11 @@ function normTs(k: NormKernel, plan: Plan, blob: WeightBlob): string {
   }
   for (let j = 0; j < ${k.rows}; j++) {
     let sum = 0;
-    for (let i = 0; i < ${k.n}; i++) sum = Math.fround(sum + A[${src} + ${el}]);
+    for (let i = 0; i < ${k.n}; i++) sum = Math.fround(sum + A[${src} + ${el}]!);
     const mean = Math.fround(sum / ${k.n});
     let sum2 = 0;
     for (let i = 0; i < ${k.n}; i++) {
-      const d = Math.fround(A[${src} + ${el}] - mean);
+      const d = Math.fround(A[${src} + ${el}]! - mean);
       A[${dst} + ${el}] = d;
       sum2 = Math.fround(sum2 + Math.fround(d * d));
     }
@@ -138,9 +138,9 @@ function normTs(k: NormKernel, plan: Plan, blob: WeightBlob): string {
     Math.fround(k.eps)
   }))));
     for (let i = 0; i < ${k.n}; i++) {
-      A[${dst} + ${el}] = A[${dst} + ${el}] * scale${
-    g >= 0 ? `;\n      A[${dst} + ${el}] *= W[${g} + i]` : ""
-  }${b >= 0 ? `;\n      A[${dst} + ${el}] += W[${b} + i]` : ""};
+      A[${dst} + ${el}] = A[${dst} + ${el}]! * scale${
+    g >= 0 ? `;\n      A[${dst} + ${el}] = A[${dst} + ${el}]! * W[${g} + i]!` : ""
+  }${b >= 0 ? `;\n      A[${dst} + ${el}] = A[${dst} + ${el}]! + W[${b} + i]!` : ""};
     }
   }`;
 }

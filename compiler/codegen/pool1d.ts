@@ -75,8 +75,8 @@ function poolTs(k: Pool1dKernel, plan: Plan): string {
     let r = ${k.pool === "max" ? `-${FLT_MAX_TEXT}` : "0"};
     for (let i = 0; i < ${k.n}; i++) ${
     k.pool === "max"
-      ? `r = Math.max(r, A[${src} + ${el}]);`
-      : `r = Math.fround(r + A[${src} + ${el}]);`
+      ? `r = Math.max(r, A[${src} + ${el}]!);`
+      : `r = Math.fround(r + A[${src} + ${el}]!);`
   }
     A[${dst} + j] = ${k.pool === "max" ? "r" : `r / ${k.n}`};
   }`;

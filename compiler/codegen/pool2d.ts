@@ -75,11 +75,15 @@ function poolTs(k: PoolKernel, plan: Plan): string {
           if (x < 0 || x >= ${I.w}) continue;
           const i = ${src} + ${I.cp} * (x + ${I.w} * y);
           for (let c = 0; c < ${O.cp}; c++) ${
-    p.pool === "max" ? "if (!(A[i + c] <= A[o + c])) A[o + c] = A[i + c];" : "A[o + c] += A[i + c];"
+    p.pool === "max"
+      ? "if (!(A[i + c]! <= A[o + c]!)) A[o + c] = A[i + c]!;"
+      : "A[o + c] = A[o + c]! + A[i + c]!;"
   }
         }
       }${
-    p.pool === "avg" ? `\n      for (let c = 0; c < ${O.cp}; c++) A[o + c] /= ${p.k0 * p.k1};` : ""
+    p.pool === "avg"
+      ? `\n      for (let c = 0; c < ${O.cp}; c++) A[o + c] = A[o + c]! / ${p.k0 * p.k1};`
+      : ""
   }
     }
   }`;
