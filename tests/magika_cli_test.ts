@@ -1,8 +1,12 @@
 /**
- * The CLI on a Magika model (a GGUF written here with random weights): `info` and
- * `graph --stage source` work; the commands that cannot yet take a byte-token model (compile,
- * start, run, eval, graph past the source stage, export) stop with one line naming the model's
- * architecture, never a stack trace and never a result computed from MNIST pixels.
+ * The CLI on a Magika model (a GGUF written here with zero weights): `info`, `graph --stage
+ * source`, `run --engine interpreter` and `export --onnx` work; the commands that need the
+ * compiler (compile, start, run and eval on the default wasm engine, graph past the source
+ * stage) stop with one line naming the model's architecture, never a stack trace and never a
+ * result computed from MNIST pixels. The MNIST options are refused on a Magika model.
+ *
+ * With ../shared/fixtures/magika: `run` and `eval` on real files against ggml's results
+ * (tests/magika_cli_files_test.ts).
  */
 import { assert, assertEquals } from "./helpers/assert.ts";
 import { main } from "../main.ts";
@@ -83,26 +87,54 @@ Deno.test({
         assert(text.includes(label), `the DOT lacks '${label}'`);
       }
 
-      const refused: [string[], number, string][] = [
-        [["compile", model, "-o", `${dir}/m.ts`], EXIT_FORMAT_ERROR, "by the compiler"],
-        [["start", model], EXIT_FORMAT_ERROR, "by the compiler"],
-        [["run", model], EXIT_FORMAT_ERROR, "by the compiler"],
-        [["run", model, "--engine", "interpreter"], EXIT_USAGE_ERROR, "by run and eval"],
-        [["eval", model, "--engine", "interpreter"], EXIT_USAGE_ERROR, "by run and eval"],
-        [["eval", model, "--workers", "2"], EXIT_FORMAT_ERROR, "by the compiler"],
-        [["graph", model, "-o", `${dir}/m.svg`], EXIT_USAGE_ERROR, "by the compiler"],
-        [["export", model, "--onnx", "-o", `${dir}/m.onnx`], EXIT_FORMAT_ERROR, "by export"],
+      // Zero weights: every logit is 0, so every label gets 1/113 and the ties keep label
+      // order (ai, apk, appleplist, asm, asp).
+      const run = await cli(["run", model, model, "--engine", "interpreter"]);
+      assertEquals(run.code, 0, run.err);
+      const pct = (100 / 113).toFixed(2);
+      assertEquals(
+        run.out,
+        `${model.padEnd(30)}: ai (${pct}%) apk (${pct}%) appleplist (${pct}%) asm (${pct}%) ` +
+          `asp (${pct}%)`,
+      );
+
+      const compilerNeeded: [string[], number][] = [
+        [["compile", model, "-o", `${dir}/m.ts`], EXIT_FORMAT_ERROR],
+        [["start", model], EXIT_FORMAT_ERROR],
+        [["run", model, model], EXIT_FORMAT_ERROR],
+        [["eval", model, "--files", dir, "--expect", `${dir}/x.tsv`], EXIT_FORMAT_ERROR],
+        [["graph", model, "-o", `${dir}/m.svg`], EXIT_USAGE_ERROR],
       ];
-      for (const [args, code, by] of refused) {
+      for (const [args, code] of compilerNeeded) {
         const r = await cli(args);
-        assertEquals(r.code, code, `${args[0]}: ${r.err}`);
+        assertEquals(r.code, code, `${args.join(" ")}: ${r.err}`);
         assertEquals(r.err.split("\n").length, 1, r.err);
         assert(
           r.err.startsWith(`ggufc ${args[0]}: `) &&
-            r.err.includes("magika: models with byte-tokens input are not supported yet " + by),
+            r.err.includes(
+              "magika: models with byte-tokens input are not supported yet " +
+                "by the compiler",
+            ),
           r.err,
         );
         assert(!r.out.includes("predicted"), `${args[0]} printed a prediction: ${r.out}`);
+      }
+
+      const wrongOptions: [string[], string][] = [
+        [["run", model, "--engine", "interpreter"], "magika classifies files: give one or more"],
+        [["run", model, model, "--index", "3"], "--index applies to MNIST models, not to magika"],
+        [["run", model, model, "--workers", "2"], "--workers applies to MNIST models"],
+        [["run", model, model, "--engine", "gpu"], "--engine must be one of wasm, ts, interpreter"],
+        [["eval", model, "--engine", "interpreter"], "eval on magika needs --files DIR --expect"],
+        [["eval", model, "--files", dir, "--images", model], "--images applies to MNIST models"],
+        [["eval", "models/mnist-fc.gguf", "--files", dir], "--files applies to file-type models"],
+        [["run", "models/mnist-fc.gguf", "--json"], "--json applies to file-type models"],
+      ];
+      for (const [args, message] of wrongOptions) {
+        const r = await cli(args);
+        assertEquals(r.code, EXIT_USAGE_ERROR, `${args.join(" ")}: ${r.err}`);
+        assertEquals(r.err.split("\n").length, 1, r.err);
+        assert(r.err.startsWith(`ggufc ${args[0]}: `) && r.err.includes(message), r.err);
       }
     } finally {
       await Deno.remove(dir, { recursive: true });
