@@ -63,13 +63,10 @@ Deno.test("a run without our module says so: its targets are not measured", () =
 });
 
 Deno.test("spliceMagika replaces its block and keeps the rest of BENCHMARKS.md", () => {
-  const first = spliceMagika("# Benchmarks
-
-MNIST text
-", `${MAGIKA_BEGIN}
-old
-${MAGIKA_END}
-`);
+  const first = spliceMagika(
+    "# Benchmarks\n\nMNIST text\n",
+    `${MAGIKA_BEGIN}\nold\n${MAGIKA_END}\n`,
+  );
   assertEquals(first, `# Benchmarks\n\nMNIST text\n\n${MAGIKA_BEGIN}\nold\n${MAGIKA_END}\n`);
   const second = spliceMagika(first + "\n## Notes\n", `${MAGIKA_BEGIN}\nnew\n${MAGIKA_END}\n`);
   assertEquals(
