@@ -138,6 +138,11 @@ export async function loadCheckedModule(path: string): Promise<EmittedModule> {
   if (m.createPool !== undefined && typeof m.createPool !== "function") {
     bad(path, "its 'createPool' export is not a function");
   }
+  if (info.inputKind === "byte-tokens") {
+    throw new UsageError(
+      `${info.arch}: models with byte-tokens input are not supported yet by run and eval`,
+    );
+  }
   // One blank image through predictBatch, the call run and eval make.
   let probe: unknown;
   try {

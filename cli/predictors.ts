@@ -56,6 +56,11 @@ export function interpreterPredictor(graph: Graph): Predictor {
  * @param mod the module
  */
 export function modulePredictor(mod: EmittedModule): Predictor {
+  if (mod.info.inputKind === "byte-tokens") {
+    throw new UsageError(
+      `${mod.info.arch}: models with byte-tokens input are not supported yet by run and eval`,
+    );
+  }
   return {
     engine: mod.backend(),
     predictBatch: (images, count) => mod.predictBatch(images, count).probabilities,

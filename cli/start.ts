@@ -62,6 +62,11 @@ export const startCommand: Command = {
     const bytes = await readInputFile(modelPath, MODEL_FILE);
     const t0 = performance.now();
     const result = compileFile(bytes, modelPath, { target });
+    if (result.plan.inputKind === "byte-tokens") {
+      throw new UsageError(
+        `${result.plan.arch}: start evaluates MNIST digits; this model classifies files (ggufc compile it)`,
+      );
+    }
     const js = await bundleJs(result.source);
     const compileMs = performance.now() - t0;
     const base = modelPath.split(/[\\/]/).pop()!.replace(/\.(gguf|bin)$/, "");

@@ -23,16 +23,18 @@
  */
 import { createHash } from "node:crypto";
 import { loadModel } from "./frontend/mod.ts";
-import { type Graph, inputKind } from "./ir/graph.ts";
+import type { Graph } from "./ir/graph.ts";
 import { collapseBias } from "./passes/collapse_bias.ts";
 import { foldScale } from "./passes/fold_input_scale.ts";
 import { foldViews } from "./passes/fold_views.ts";
 import type { GraphPass } from "./passes/pass.ts";
 import { prune } from "./passes/prune.ts";
+import { oneHotGather } from "./passes/one_hot_gather.ts";
+import { foldTable } from "./passes/fold_table.ts";
 import { eliminateDeadWork } from "./plan/dead_work.ts";
 import { lowerToPlan } from "./plan/lower.ts";
 import { planMemory } from "./plan/memory.ts";
-import { CompileError, kernelMacs, type Plan, type PlanPass } from "./plan/plan.ts";
+import { kernelMacs, type Plan, type PlanPass } from "./plan/plan.ts";
 import { generateTs } from "./codegen/ts_backend.ts";
 import { generateWasm } from "./codegen/wasm_backend.ts";
 import { emitModule } from "./emit/module.ts";
@@ -79,6 +81,8 @@ const always = (name: string) => () => name;
  */
 export const PIPELINE: readonly PipelineStep[] = [
   { stage: "graph", pass: foldScale },
+  { stage: "graph", pass: oneHotGather },
+  { stage: "graph", pass: foldTable },
   { stage: "graph", pass: collapseBias },
   { stage: "graph", pass: foldViews },
   { stage: "graph", pass: prune },
@@ -199,14 +203,6 @@ export function planGraph(
   graph: Graph,
   options: Pick<CompileOptions, "weights" | "quantCompute"> = {},
 ): { graph: Graph; plan: Plan } {
-  if (inputKind(graph) !== "pixels") {
-    throw new CompileError(
-      graph.nodes[graph.input]!.name,
-      `${graph.meta.arch}: models with ${
-        inputKind(graph)
-      } input are not supported yet by the compiler`,
-    );
-  }
   const o = pipelineOptions(options);
   let optimised = graph;
   let plan: Plan | undefined;

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { gelu } from "../compiler/ir/scalar_ops.ts";
 import { type Graph, GraphError, type Ne, type Node, numel } from "../compiler/ir/graph.ts";
 
 /** Options of {@link interpret}. */
@@ -223,22 +224,7 @@ function binaryRepeat(
   return out;
 }
 
-/** sqrt(2 / pi) and the cubic coefficient of the tanh form of gelu (ggml's constants). */
-const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
-const GELU_COEF_A = 0.044715;
-
-/**
- * gelu, tanh form, in f64: 0.5 x (1 + tanh(sqrt(2/pi) x (1 + 0.044715 x^2))).
- *
- * @example
- * ```ts
- * import { gelu } from "./interpreter.ts";
- * console.log(gelu(0), gelu(1).toFixed(4)); // 0 0.8412
- * ```
- */
-export function gelu(x: number): number {
-  return 0.5 * x * (1 + Math.tanh(SQRT_2_OVER_PI * x * (1 + GELU_COEF_A * x * x)));
-}
+export { gelu };
 
 /** gelu as ggml's CPU backend computes it: clamped outside [-10, 10], else an f16 table. */
 function geluGgmlF16(x: number): number {

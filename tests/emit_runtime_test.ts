@@ -12,7 +12,7 @@ import { loadEmittedSource } from "../compiler/emit/load.ts";
 import type { EmittedModule } from "../compiler/emit/emitted_module.ts";
 import type { Engine } from "../compiler/emit/runtime/types.ts";
 import type * as Api from "../compiler/emit/runtime/api.ts";
-import type * as PoolApi from "../compiler/emit/runtime/pool.ts";
+import type * as ImageApi from "../compiler/emit/runtime/image_api.ts";
 import type * as Generated from "../compiler/emit/runtime/generated.ts";
 import type * as WasmLoader from "../compiler/emit/runtime/wasm_loader.ts";
 import type * as TsLoader from "../compiler/emit/runtime/ts_loader.ts";
@@ -23,8 +23,8 @@ import { randomModel } from "../testkit/random_graphs.ts";
 // Type level (deno test type-checks this file, and with it every runtime file): the runtime's
 // exports are the API `EmittedModule` describes, and both loaders fit the loader contract.
 type RuntimeModule =
-  & Pick<typeof Api, "load" | "backend" | "predict" | "predictBatch">
-  & Pick<typeof PoolApi, "createPool">
+  & Pick<typeof Api, "load" | "backend">
+  & Pick<typeof ImageApi, "predict" | "predictBatch" | "createPool">
   & Pick<typeof Generated, "info">;
 type Instantiate = (weights: string | Uint8Array) => Promise<Engine>;
 const typeChecks: [
@@ -137,6 +137,7 @@ for (const [target, weights] of [["wasm", "f32"], ["ts", "f32"], ["wasm", "f16"]
       ...(weights === "f16" ? ["f16.ts"] : []),
       loader,
       "api.ts",
+      "image_api.ts",
       "pool.ts",
     ]);
     const block = definedNames(generatedParts(source));

@@ -73,11 +73,15 @@ const SPEC_OP: Record<keyof typeof OP, readonly [string, number]> = {
   i32ReinterpretF32: ["i32.reinterpret_f32", 0xbc],
   f32ReinterpretI32: ["f32.reinterpret_i32", 0xbe],
   prefixFC: ["(0xFC prefix: saturating truncation, bulk memory)", 0xfc],
+  f32Sqrt: ["f32.sqrt", 0x91],
+  f32Sub: ["f32.sub", 0x93],
+  f32Min: ["f32.min", 0x96],
   prefixSIMD: ["(0xFD prefix: vector instructions)", 0xfd],
 };
 
-/** 0xfc sub-opcodes (bulk memory). */
+/** 0xfc sub-opcodes (saturating truncation, bulk memory). */
 const SPEC_BULK: Record<keyof typeof BULK, readonly [string, number]> = {
+  i32TruncSatF32S: ["i32.trunc_sat_f32_s", 0],
   memoryCopy: ["memory.copy", 10],
   memoryFill: ["memory.fill", 11],
 };
@@ -97,6 +101,11 @@ const SPEC_SIMD: Record<keyof typeof SIMD, readonly [string, number]> = {
   i8x16NarrowI16x8S: ["i8x16.narrow_i16x8_s", 0x65],
   f32x4Trunc: ["f32x4.trunc", 0x69],
   i8x16ShrU: ["i8x16.shr_u", 0x6d],
+  f32x4Min: ["f32x4.min", 0xe8],
+  f32x4Sqrt: ["f32x4.sqrt", 0xe3],
+  f32x4Neg: ["f32x4.neg", 0xe1],
+  i32x4Shl: ["i32x4.shl", 0xab],
+  f32x4Nearest: ["f32x4.nearest", 0x6a],
   i8x16Sub: ["i8x16.sub", 0x71],
   i16x8NarrowI32x4S: ["i16x8.narrow_i32x4_s", 0x85],
   i16x8ExtendLowI8x16S: ["i16x8.extend_low_i8x16_s", 0x87],
@@ -170,6 +179,11 @@ const SIMD_USE: Record<keyof typeof SIMD, Use> = {
   v128Or: binary(SIMD.v128Or),
   i8x16NarrowI16x8S: binary(SIMD.i8x16NarrowI16x8S),
   f32x4Trunc: unary(SIMD.f32x4Trunc),
+  f32x4Nearest: unary(SIMD.f32x4Nearest),
+  i32x4Shl: { params: [V128, I32], result: V128, emit: (f) => f.simd(SIMD.i32x4Shl) },
+  f32x4Neg: unary(SIMD.f32x4Neg),
+  f32x4Sqrt: unary(SIMD.f32x4Sqrt),
+  f32x4Min: binary(SIMD.f32x4Min),
   i8x16ShrU: { params: [V128, I32], result: V128, emit: (f) => f.simd(SIMD.i8x16ShrU) },
   i8x16Sub: binary(SIMD.i8x16Sub),
   i16x8NarrowI32x4S: binary(SIMD.i16x8NarrowI32x4S),

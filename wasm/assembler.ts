@@ -304,6 +304,11 @@ export class Fn {
     this.body.u8(OP.prefixFC).u32(BULK.memoryCopy).u8(0, 0); // destination and source memory 0
     return this;
   }
+  /** i32.trunc_sat_f32_s: f32 -> i32 rounded toward zero, clamped, NaN -> 0 (never traps). */
+  i32TruncSatF32S(): this {
+    this.body.u8(OP.prefixFC).u32(BULK.i32TruncSatF32S);
+    return this;
+  }
   /** memory.fill: [dst, byte, n] -> []. */
   memoryFill(): this {
     this.body.u8(OP.prefixFC).u32(BULK.memoryFill).u8(0); // memory 0

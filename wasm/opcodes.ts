@@ -86,9 +86,12 @@ export const OP = {
   i32ShrU: 0x76,
   // f32 / f64 arithmetic
   f32Nearest: 0x90,
+  f32Sqrt: 0x91,
   f32Add: 0x92,
+  f32Sub: 0x93,
   f32Mul: 0x94,
   f32Div: 0x95,
+  f32Min: 0x96,
   f32Max: 0x97,
   f64Sub: 0xa1,
   // conversions
@@ -101,8 +104,8 @@ export const OP = {
   prefixSIMD: 0xfd,
 } as const;
 
-/** Sub-opcodes after the 0xfc prefix (bulk memory). */
-export const BULK = { memoryCopy: 10, memoryFill: 11 } as const;
+/** Sub-opcodes after the 0xfc prefix (saturating truncation, bulk memory). */
+export const BULK = { i32TruncSatF32S: 0, memoryCopy: 10, memoryFill: 11 } as const;
 
 /** Sub-opcodes after the 0xfd prefix (SIMD128, then relaxed SIMD from 0x100), LEB128-encoded. */
 export const SIMD = {
@@ -123,6 +126,7 @@ export const SIMD = {
   // integer lanes
   i8x16NarrowI16x8S: 0x65,
   f32x4Trunc: 0x69,
+  f32x4Nearest: 0x6a,
   i8x16ShrU: 0x6d,
   i8x16Sub: 0x71,
   i16x8NarrowI32x4S: 0x85,
@@ -130,14 +134,18 @@ export const SIMD = {
   i16x8ExtendHighI8x16S: 0x88,
   i32x4ExtendLowI16x8S: 0xa7,
   i32x4ExtendHighI16x8S: 0xa8,
+  i32x4Shl: 0xab,
   i32x4Add: 0xae,
   i32x4DotI16x8S: 0xba,
   // f32 lanes
   f32x4Abs: 0xe0,
+  f32x4Neg: 0xe1,
+  f32x4Sqrt: 0xe3,
   f32x4Add: 0xe4,
   f32x4Sub: 0xe5,
   f32x4Mul: 0xe6,
   f32x4Div: 0xe7,
+  f32x4Min: 0xe8,
   f32x4Max: 0xe9,
   i32x4TruncSatF32x4S: 0xf8,
   f32x4ConvertI32x4S: 0xfa,

@@ -8,6 +8,10 @@
 import type { Kernel } from "../plan/plan.ts";
 import { conv2dCodegen } from "./conv2d.ts";
 import { denseCodegen } from "./dense.ts";
+import { gatherCodegen } from "./gather.ts";
+import { gemmCodegen } from "./gemm.ts";
+import { normCodegen } from "./norm.ts";
+import { pool1dCodegen } from "./pool1d.ts";
 import type { KernelCodegen } from "./kernel_codegen.ts";
 import { pool2dCodegen } from "./pool2d.ts";
 
@@ -20,6 +24,10 @@ const CODEGEN: CodegenTable = {
   conv2d: conv2dCodegen,
   pool2d: pool2dCodegen,
   dense: denseCodegen,
+  gemm: gemmCodegen,
+  gather: gatherCodegen,
+  norm: normCodegen,
+  pool1d: pool1dCodegen,
 };
 
 /**

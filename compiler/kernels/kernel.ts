@@ -69,6 +69,11 @@ export interface KernelDef<K extends KernelBase> {
   readonly kind: K["kind"];
   /** Graph ops that start a call of this family when lowering reaches them. */
   readonly startsAt: readonly OpKind[];
+  /**
+   * Whether this family takes `node` (one of its `startsAt` ops) when several families start at
+   * the same op (e.g. `mul_mat` of one vector: `dense`; of a matrix: `gemm`). Absent: always.
+   */
+  accepts?(node: Node, nodes: readonly Node[]): boolean;
   /** Lowers the chain starting at `node`. */
   lower(node: Node, ctx: LowerContext): Lowered<K>;
   /** Multiply-adds per run (what `--plan` and the report count). */
@@ -83,6 +88,12 @@ export interface KernelDef<K extends KernelBase> {
   inputLayout(k: K): Layout;
   /** The layout in which it writes `dst`. */
   outputLayout(k: K): Layout;
+  /**
+   * Where each logical element of the result is in `dst` (ggml order, ne[0] fastest), when that
+   * is not the output layout's own order (e.g. a result written transposed, so the transpose
+   * after it moves no data). Absent: the layout's order.
+   */
+  outputMap?(k: K): Int32Array;
   /** Bytes of constants (weights, bias) as the plan holds them. */
   constBytes(k: K): number;
   /** Whether every output value is >= 0, given whether every input value is (e.g. after relu). */

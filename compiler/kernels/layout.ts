@@ -88,3 +88,41 @@ export function layoutFloats(l: Layout): number {
 export function layoutShape(l: Layout): string {
   return l.kind === "image" ? `${l.w}x${l.h}x${l.c}${l.cp !== l.c ? `(${l.cp})` : ""}` : `${l.n}`;
 }
+
+/** A 2-D view of a buffer: element (i, j), i < n0 fastest, is at float `base + i * s0 + j * s1`. */
+export interface Strided2d {
+  readonly base: number;
+  readonly s0: number;
+  readonly s1: number;
+}
+
+/**
+ * The strides of an index map, when it has them: `map[i + n0 * j] = base + i * s0 + j * s1` for
+ * every i < n0, j < n1 (views lowered from reshape/transpose/cont are of this kind).
+ *
+ * @param map physical float index of each logical element, i fastest
+ * @param n0 logical length along i
+ * @param n1 logical length along j
+ * @returns the strides, or undefined when the map is not affine
+ */
+export function strided2d(map: Int32Array, n0: number, n1: number): Strided2d | undefined {
+  if (map.length !== n0 * n1) return undefined;
+  const base = map[0]!;
+  const s0 = n0 > 1 ? map[1]! - base : 1;
+  const s1 = n1 > 1 ? map[n0]! - base : n0;
+  for (let j = 0; j < n1; j++) {
+    for (let i = 0; i < n0; i++) {
+      if (map[i + n0 * j] !== base + i * s0 + j * s1) return undefined;
+    }
+  }
+  return { base, s0, s1 };
+}
+
+/** The index map of a strided view (the inverse of {@link strided2d}). */
+export function stridedMap(v: Strided2d, n0: number, n1: number): Int32Array {
+  const map = new Int32Array(n0 * n1);
+  for (let j = 0; j < n1; j++) {
+    for (let i = 0; i < n0; i++) map[i + n0 * j] = v.base + i * v.s0 + j * v.s1;
+  }
+  return map;
+}

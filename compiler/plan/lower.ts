@@ -20,7 +20,7 @@ import {
   type Layout,
   type PlanBuffer,
 } from "../kernels/layout.ts";
-import { familyStartingAt, type Kernel } from "../kernels/registry.ts";
+import { familyFor, type Kernel } from "../kernels/registry.ts";
 import type { Plan } from "./plan.ts";
 
 /** Where a graph value lives: a buffer, its layout, and (for views) logical -> physical index. */
@@ -138,17 +138,22 @@ export function lowerToPlan(graph: Graph): Plan {
       vals.set(node.id, { buf: src.buf, layout: src.layout, map });
       continue;
     }
-    const family = familyStartingAt(kind);
+    const family = familyFor(node, nodes);
     if (!family) {
       throw new CompileError(
         node.name,
-        `a standalone ${kind} is not supported; it must follow a conv_2d or mul_mat it can be fused into`,
+        `a standalone ${kind} is not supported; it must follow an op it can be fused into`,
       );
     }
     const { kernel, last } = family.lower(node, ctx);
     markFused(node, last);
     kernels.push(kernel);
-    vals.set(last.id, { buf: kernel.dst, layout: family.outputLayout(kernel) });
+    const map = family.outputMap?.(kernel);
+    vals.set(last.id, {
+      buf: kernel.dst,
+      layout: family.outputLayout(kernel),
+      ...(map ? { map } : {}),
+    });
   }
 
   /** Marks the fused chain `first` .. `last` (linked by single consumers) as absorbed. */
@@ -178,6 +183,10 @@ export function lowerToPlan(graph: Graph): Plan {
     inputLength: numel(input.ne),
     inputShape: input.ne.slice(0, n),
     outputLength: numel(out.ne),
+    ...(graph.meta.inputKind && graph.meta.inputKind !== "pixels"
+      ? { inputKind: graph.meta.inputKind }
+      : {}),
+    ...(graph.meta.labels ? { labels: graph.meta.labels } : {}),
     buffers,
     kernels,
     input: inputBuf,

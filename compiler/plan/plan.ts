@@ -23,6 +23,11 @@ export type WeightFormat = "f32" | "f16" | "q8_0" | "q4_0";
 export type { ConvBias, ConvKernel } from "../kernels/conv2d.ts";
 export type { DenseKernel, DenseQuant, QuantCompute } from "../kernels/dense.ts";
 export type { PoolKernel } from "../kernels/pool2d.ts";
+export type { GemmActivation, GemmKernel } from "../kernels/gemm.ts";
+export type { GatherKernel } from "../kernels/gather.ts";
+export type { NormKernel } from "../kernels/norm.ts";
+export type { Pool1dKernel } from "../kernels/pool1d.ts";
+export type { Strided2d } from "../kernels/layout.ts";
 export type { FlatLayout, ImageLayout, Layout, PlanBuffer, PoolSpec } from "../kernels/layout.ts";
 export { align16, CompileError, layoutFloats, padChannels } from "../kernels/layout.ts";
 export { convPositions } from "../kernels/conv2d.ts";
@@ -40,6 +45,10 @@ export interface Plan {
   readonly inputShape: readonly number[];
   /** Output elements (10 probabilities). */
   readonly outputLength: number;
+  /** What the input holds (absent: pixels). */
+  readonly inputKind?: "pixels" | "byte-tokens";
+  /** Names of the output classes, when the model has them (Magika's content types). */
+  readonly labels?: readonly string[];
   readonly buffers: PlanBuffer[];
   readonly kernels: Kernel[];
   readonly input: number;

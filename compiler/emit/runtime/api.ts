@@ -1,10 +1,19 @@
 /**
- * The single-threaded API of an emitted module: `load`, `backend`, `predict`, `predictBatch`,
- * over the engine the target's loader instantiates.
+ * The single-threaded core of an emitted module: `load`, `backend`, and the runs of one input
+ * vector or many over the engine the target's loader instantiates. The public `predict` and
+ * `predictBatch` are image_api.ts's (pixels -> digit) or file_api.ts's (file bytes -> label).
  *
  * @module
  */
-import { CLASSES, INPUT_AT, INPUT_LENGTH, OUTPUT_AT, POISON_ARENA, WEIGHTS } from "./generated.ts";
+import {
+  CLASSES,
+  INPUT_AT,
+  INPUT_LENGTH,
+  INPUT_MAX,
+  OUTPUT_AT,
+  POISON_ARENA,
+  WEIGHTS,
+} from "./generated.ts";
 import { instantiate } from "./loader.ts";
 import type { BatchPrediction, Engine, Prediction } from "./types.ts";
 
@@ -64,6 +73,10 @@ function describeInput(x: unknown, kind: string | undefined): string {
     : name;
 }
 
+/** What an input holds, for errors: pixels (images) or byte tokens (file_api.ts). */
+const INPUT_VALUES = INPUT_MAX === 255 ? "pixel values 0..255" : `tokens 0..${INPUT_MAX}`;
+const INPUT_VALUE = INPUT_MAX === 255 ? "a pixel value in 0..255" : `a token in 0..${INPUT_MAX}`;
+
 /**
  * Validates an input batch: its type, `count`, its length and (floats) every value.
  *
@@ -73,7 +86,7 @@ function check(images: unknown, count: number, what: string): number {
   const kind = typedArrayKind.call(images);
   if (kind !== "Uint8Array" && kind !== "Float32Array") {
     throw new TypeError(
-      `${what}: expected a Uint8Array or Float32Array of pixel values 0..255, got ${
+      `${what}: expected a Uint8Array or Float32Array of ${INPUT_VALUES}, got ${
         describeInput(images, kind)
       }`,
     );
@@ -93,8 +106,8 @@ function check(images: unknown, count: number, what: string): number {
     const values = images as Float32Array;
     for (let i = 0; i < length; i++) {
       const v = values[i];
-      if (!(v >= 0 && v <= 255)) {
-        throw new RangeError(`${what}: value ${v} at index ${i} is not a pixel value in 0..255`);
+      if (!(v >= 0 && v <= INPUT_MAX && (INPUT_MAX === 255 || Number.isInteger(v)))) {
+        throw new RangeError(`${what}: value ${v} at index ${i} is not ${INPUT_VALUE}`);
       }
     }
   }
@@ -117,17 +130,10 @@ function runOne(e: Engine, images: Uint8Array | Float32Array, index: number): vo
 
 const result: Prediction = { digit: 0, probabilities: new Float32Array(CLASSES) };
 
-/**
- * Classifies one image.
- *
- * @param image `info.inputLength` raw pixel values 0..255 (row-major)
- * @returns the digit and the probabilities; the same object is reused by the next call
- * @throws TypeError for anything but a Uint8Array or Float32Array; RangeError for another length
- *   or (floats) a value outside 0..255
- */
-export function predict(image: Uint8Array | Float32Array): Prediction {
+/** Runs one input vector; the result (argmax in `digit`) is reused by the next call. */
+function predictVector(image: Uint8Array | Float32Array, what = "predict"): Prediction {
   const e = ready();
-  check(image, 1, "predict");
+  check(image, 1, what);
   runOne(e, image, 0);
   const p = result.probabilities;
   for (let i = 0; i < CLASSES; i++) p[i] = e.arena[OUTPUT_AT + i];
@@ -138,16 +144,14 @@ export function predict(image: Uint8Array | Float32Array): Prediction {
 let digits = new Uint8Array(0);
 let probabilities = new Float32Array(0);
 
-/**
- * Classifies `count` images stored one after another.
- *
- * @param images count * `info.inputLength` raw pixel values 0..255
- * @param count the number of images
- * @returns digits and probabilities (count * `info.classes`); views reused by the next call
- */
-export function predictBatch(images: Uint8Array | Float32Array, count: number): BatchPrediction {
+/** Runs `count` input vectors stored one after another; views reused by the next call. */
+function predictVectors(
+  images: Uint8Array | Float32Array,
+  count: number,
+  what = "predictBatch",
+): BatchPrediction {
   const e = ready();
-  check(images, count, "predictBatch");
+  check(images, count, what);
   if (digits.length < count) {
     digits = new Uint8Array(count);
     probabilities = new Float32Array(count * CLASSES);
@@ -163,4 +167,4 @@ export function predictBatch(images: Uint8Array | Float32Array, count: number): 
   };
 }
 
-export { check, typedArrayKind, typedArrayProto, useEngine };
+export { check, predictVector, predictVectors, typedArrayKind, typedArrayProto, useEngine };

@@ -17,8 +17,10 @@ import type { Info } from "./types.ts";
 
 /** What was compiled (exported by the module). */
 export declare const info: Info;
-/** Values per image. */
+/** Values per input (an image's pixels, a file's tokens). */
 export declare const INPUT_LENGTH: number;
+/** Largest input value: 255 (pixels) or 256 (byte tokens, 256 = padding). */
+export declare const INPUT_MAX: number;
 /** Number of output probabilities. */
 export declare const CLASSES: number;
 /** Float index of the input and of the output in the arena. */

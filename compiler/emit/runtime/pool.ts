@@ -23,7 +23,7 @@
  */
 import { CLASSES, INPUT_LENGTH, WEIGHTS } from "./generated.ts";
 import { type CompiledKernels, compileKernels, instantiate } from "./loader.ts";
-import { check, predictBatch, typedArrayKind, typedArrayProto, useEngine } from "./api.ts";
+import { check, predictVectors, typedArrayKind, typedArrayProto, useEngine } from "./api.ts";
 import type { BatchPrediction, Pool, PoolOptions } from "./types.ts";
 
 /**
@@ -199,7 +199,7 @@ function poolError(r: { name: string; message: string }): Error {
  * await pool.close();
  * ```
  */
-export async function createPool(n: number, options: PoolOptions = {}): Promise<Pool> {
+async function createVectorPool(n: number, options: PoolOptions = {}): Promise<Pool> {
   if (!Number.isInteger(n) || n < 1 || n > MAX_POOL_SIZE) {
     throw new RangeError(`createPool: n must be an integer from 1 to ${MAX_POOL_SIZE}, got ${n}`);
   }
@@ -335,7 +335,7 @@ function servePool(port: PoolPort): void {
           const from = Atomics.add(m.counters, 0, chunk);
           if (from >= m.count) break;
           const to = Math.min(m.count, from + chunk);
-          const r = predictBatch(
+          const r = predictVectors(
             m.images.subarray(from * INPUT_LENGTH, to * INPUT_LENGTH),
             to - from,
           );
@@ -346,7 +346,7 @@ function servePool(port: PoolPort): void {
           }
         }
       } else {
-        const r = predictBatch(m.images, m.count);
+        const r = predictVectors(m.images, m.count);
         const digits = r.digits.slice(), probabilities = r.probabilities.slice();
         port.send({ kind: "done", id, digits, probabilities }, [
           digits.buffer,
@@ -372,3 +372,5 @@ function servePool(port: PoolPort): void {
     servePool(webPort(globalThis as unknown as WebEndpoint));
   }
 }
+
+export { createVectorPool };

@@ -22,6 +22,10 @@ export interface Info {
   readonly target: "wasm" | "ts";
   readonly passes: readonly string[];
   readonly options: Readonly<Record<string, unknown>>;
+  /** What the input holds: "pixels" (images) or "byte-tokens" (a file's bytes, file_api.ts). */
+  readonly inputKind?: "pixels" | "byte-tokens";
+  /** The output classes' names, in probability order (file-type models). */
+  readonly labels?: readonly string[];
 }
 
 /** One prediction; `predict` reuses the object and its view on the next call. */

@@ -1,0 +1,187 @@
+/**
+ * Code for `gemm` calls: `out[n][m] = act(bias[m] + sum_k x[n][k] W[k][m])` over n rows.
+ *
+ * WASM: the output is cut into blocks of R rows x V f32x4 vectors (R * V accumulators kept in
+ * registers: R = 4, V = 2 leaves room for the V weight vectors and one broadcast input among
+ * x64's 16 vector registers). The weights are packed per column block as `[block][k][V*4]`, so
+ * the inner loop over k streams them contiguously; each step loads V weight vectors and R
+ * broadcast inputs and does R * V multiply-adds, unrolled by up to 4 k with constant offsets.
+ * Bias and activation (relu, or gelu by {@link geluF32x4}) are applied before the store.
+ *
+ * TS: per row, the bias, then each non-zero input times its weight row, then the activation.
+ *
+ * @module
+ */
+import { Fn, I32, OP, SIMD, V128 } from "../../wasm/assembler.ts";
+import type { GemmKernel, Plan } from "../plan/plan.ts";
+import { floatIndex, type KernelCodegen } from "./kernel_codegen.ts";
+import type { WeightBlob } from "./weights_blob.ts";
+import { at, geluF32x4, madd } from "./wasm_shared.ts";
+
+/** Rows and output vectors per register block. */
+const ROWS = 4;
+const VECS = 2;
+
+/** Where a gemm's constants are and how its columns are blocked. */
+interface GemmPlan {
+  /** Byte address of the packed weights and of the bias (padded to mPad; -1: none). */
+  readonly w: number;
+  readonly bias: number;
+  /** Full column blocks of VECS vectors, then one block of `tail` vectors (0: none). */
+  readonly blocks: number;
+  readonly tail: number;
+}
+
+/** The gemm family's code generators. */
+export const gemmCodegen: KernelCodegen<GemmKernel, GemmPlan> = {
+  kind: "gemm",
+  wasm: {
+    scratchBytes: () => 0,
+    prepare: prepareGemm,
+    fn: (k, s, fma, ctx) => gemmFn(ctx.plan, k, s, fma),
+    describe: () =>
+      `gemm, ${ROWS} rows x ${VECS} f32x4 output vectors per register block, packed weight panels`,
+  },
+  ts: {
+    accFloats: () => 0,
+    source: gemmTs,
+    describe: () => "gemm over non-zero inputs",
+  },
+};
+
+function prepareGemm(k: GemmKernel, blob: WeightBlob, base: number): GemmPlan {
+  const vecs = k.mPad / 4;
+  const blocks = Math.floor(vecs / VECS), tail = vecs % VECS;
+  const widths = [...Array(blocks).fill(VECS * 4), ...(tail ? [tail * 4] : [])] as number[];
+  // [block][k][width]: block b holds outputs m0 .. m0 + width - 1 (zero past m).
+  const packed = new Float32Array(k.k * k.mPad);
+  let o = 0, m0 = 0;
+  for (const width of widths) {
+    for (let kk = 0; kk < k.k; kk++) {
+      for (let j = 0; j < width; j++) {
+        const m = m0 + j;
+        packed[o++] = m < k.m ? k.weights[kk * k.m + m]! : 0;
+      }
+    }
+    m0 += width;
+  }
+  const w = base + blob.add(packed);
+  let bias = -1;
+  if (k.bias) {
+    const padded = new Float32Array(k.mPad);
+    padded.set(k.bias);
+    bias = base + blob.add(padded);
+  }
+  return { w, bias, blocks, tail };
+}
+
+function gemmFn(plan: Plan, k: GemmKernel, s: GemmPlan, fma: boolean): Fn {
+  const f = new Fn();
+  const src = at(plan, k.src), dst = at(plan, k.dst);
+  const rowIn = k.k * 4, rowOut = k.mPad * 4;
+  const U = [4, 2, 1].find((u) => k.k % u === 0)!;
+  const g = f.local(I32), rb = f.local(I32);
+  const wb = f.local(I32), ch = f.local(I32); // block's weights address, its first output byte
+  const xp = f.local(I32), wp = f.local(I32), end = f.local(I32), op = f.local(I32);
+  const acc = Array.from({ length: ROWS }, () => Array.from({ length: VECS }, () => f.local(V128)));
+  const ws = Array.from({ length: VECS }, () => f.local(V128));
+  const x = f.local(V128);
+  const t: [number, number, number] = [f.local(V128), f.local(V128), f.local(V128)];
+
+  /** R rows (from the row whose byte offset in the input is in `xp`) x V vectors. */
+  const block = (R: number, V: number) => {
+    for (let r = 0; r < R; r++) {
+      for (let v = 0; v < V; v++) {
+        if (s.bias >= 0) f.get(ch).v128Load(s.bias + v * 16);
+        else f.f32x4Const(0);
+        f.set(acc[r]![v]!);
+      }
+    }
+    f.get(wb).set(wp);
+    f.get(xp).addConst(rowIn).set(end); // one row of input ends here
+    f.loop(() => {
+      for (let u = 0; u < U; u++) {
+        for (let v = 0; v < V; v++) f.v128LoadFrom(wp, (u * V + v) * 16).set(ws[v]!);
+        for (let r = 0; r < R; r++) {
+          f.get(xp).splatLoad(src + r * rowIn + u * 4).set(x);
+          for (let v = 0; v < V; v++) madd(f, acc[r]![v]!, x, ws[v]!, fma);
+        }
+      }
+      f.inc(wp, U * V * 16);
+      f.get(xp).addConst(U * 4).tee(xp).get(end).op(OP.i32LtS).brIf(0);
+    });
+    // xp is now one row past the block's first row: back to it, then the output address
+    f.get(xp).addConst(-rowIn).i32(rowIn).op(OP.i32DivU).mulConst(rowOut).get(ch).op(OP.i32Add)
+      .set(op);
+    for (let r = 0; r < R; r++) {
+      for (let v = 0; v < V; v++) {
+        const a = acc[r]![v]!;
+        f.get(op);
+        if (k.activation === "gelu") geluF32x4(f, a, t);
+        else if (k.activation === "relu") f.get(a).f32x4Const(0).simd(SIMD.f32x4Max);
+        else f.get(a);
+        f.v128Store(dst + r * rowOut + v * 16);
+      }
+    }
+  };
+
+  /** Every row block for the column block in `wb` / `ch`, V vectors wide. */
+  const columns = (V: number) => {
+    const full = Math.floor(k.n / ROWS), rest = k.n % ROWS;
+    if (full > 0) {
+      f.for(rb, 0, full, 1, () => {
+        f.index(rb, ROWS * rowIn).set(xp);
+        block(ROWS, V);
+      });
+    }
+    if (rest) {
+      f.i32(full * ROWS * rowIn).set(xp);
+      block(rest, V);
+    }
+  };
+
+  const panel = k.k * VECS * 16;
+  if (s.blocks > 0) {
+    f.for(g, 0, s.blocks, 1, () => {
+      f.index(g, panel, s.w).set(wb);
+      f.index(g, VECS * 16).set(ch);
+      columns(VECS);
+    });
+  }
+  if (s.tail) {
+    f.i32(s.w + s.blocks * panel).set(wb);
+    f.i32(s.blocks * VECS * 16).set(ch);
+    columns(s.tail);
+  }
+  return f;
+}
+
+function gemmTs(k: GemmKernel, plan: Plan, blob: WeightBlob): string {
+  const src = floatIndex(plan.buffers[k.src]!.offset),
+    dst = floatIndex(plan.buffers[k.dst]!.offset);
+  const w = floatIndex(blob.add(k.weights));
+  const b = k.bias ? floatIndex(blob.add(k.bias)) : -1;
+  const act = k.activation === "gelu"
+    ? `{
+        const v = A[o + m];
+        A[o + m] = 0.5 * v * (1 + Math.tanh(${
+      Math.sqrt(2 / Math.PI)
+    } * v * (1 + 0.044715 * v * v)));
+      }`
+    : k.activation === "relu"
+    ? "if (A[o + m] < 0) A[o + m] = 0;"
+    : "";
+  return `  // gemm: ${k.n} rows of ${k.k} -> ${k.m} (row stride ${k.mPad})${
+    k.bias ? " + bias" : ""
+  }${k.activation === "none" ? "" : ` + ${k.activation}`}
+  for (let n = 0; n < ${k.n}; n++) {
+    const o = ${dst} + n * ${k.mPad}, x = ${src} + n * ${k.k};
+    for (let m = 0; m < ${k.mPad}; m++) A[o + m] = ${b >= 0 ? `m < ${k.m} ? W[${b} + m] : 0` : "0"};
+    for (let kk = 0; kk < ${k.k}; kk++) {
+      const v = A[x + kk];
+      if (v === 0) continue;
+      const r = ${w} + kk * ${k.m};
+      for (let m = 0; m < ${k.m}; m++) A[o + m] += v * W[r + m];
+    }${act ? `\n    for (let m = 0; m < ${k.m}; m++) ${act}` : ""}
+  }`;
+}

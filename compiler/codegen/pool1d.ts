@@ -1,0 +1,82 @@
+/**
+ * Code for `pool1d` calls (one max or average window over each whole row), both targets. WASM:
+ * when rows are adjacent in memory (row stride 1, Magika's max over 384 positions of 256
+ * features), f32x4 across 4 rows; otherwise scalar.
+ *
+ * @module
+ */
+import { F32, Fn, I32, OP, SIMD, V128 } from "../../wasm/assembler.ts";
+import type { Plan, Pool1dKernel } from "../plan/plan.ts";
+import { floatIndex, FLT_MAX, FLT_MAX_TEXT, type KernelCodegen } from "./kernel_codegen.ts";
+import { at } from "./wasm_shared.ts";
+
+/** The pool1d family's code generators. */
+export const pool1dCodegen: KernelCodegen<Pool1dKernel, null> = {
+  kind: "pool1d",
+  wasm: {
+    scratchBytes: () => 0,
+    prepare: () => null,
+    fn: (k, _s, _fma, ctx) => (simdRows(k) ? poolSimdFn : poolScalarFn)(ctx.plan, k),
+    describe: (k) =>
+      simdRows(k) ? "global pool, f32x4 across 4 adjacent rows" : "global pool, scalar",
+  },
+  ts: {
+    accFloats: () => 0,
+    source: (k, plan) => poolTs(k, plan),
+    describe: () => "global pool",
+  },
+};
+
+function simdRows(k: Pool1dKernel): boolean {
+  return k.at.s1 === 1 && k.rows % 4 === 0;
+}
+
+function poolSimdFn(plan: Plan, k: Pool1dKernel): Fn {
+  const f = new Fn();
+  const src = at(plan, k.src), dst = at(plan, k.dst);
+  const j = f.local(I32), i = f.local(I32), r = f.local(V128);
+  f.for(j, 0, k.rows * 4, 16, () => {
+    f.f32x4Const(k.pool === "max" ? -FLT_MAX : 0).set(r);
+    f.for(i, 0, k.n, 1, () => {
+      f.get(r).index(i, k.at.s0 * 4).get(j).op(OP.i32Add).v128Load(src + k.at.base * 4);
+      f.simd(k.pool === "max" ? SIMD.f32x4Max : SIMD.f32x4Add).set(r);
+    });
+    f.get(j).get(r);
+    if (k.pool === "avg") f.f32x4Const(k.n).simd(SIMD.f32x4Div);
+    f.v128Store(dst);
+  });
+  return f;
+}
+
+function poolScalarFn(plan: Plan, k: Pool1dKernel): Fn {
+  const f = new Fn();
+  const src = at(plan, k.src), dst = at(plan, k.dst);
+  const j = f.local(I32), i = f.local(I32), r = f.local(F32);
+  f.for(j, 0, k.rows, 1, () => {
+    f.f32(k.pool === "max" ? -FLT_MAX : 0).set(r);
+    f.for(i, 0, k.n, 1, () => {
+      f.get(r).index(i, k.at.s0 * 4).index(j, k.at.s1 * 4).op(OP.i32Add);
+      f.f32Load(src + k.at.base * 4).op(k.pool === "max" ? OP.f32Max : OP.f32Add).set(r);
+    });
+    f.get(j).mulConst(4).get(r);
+    if (k.pool === "avg") f.f32(k.n).op(OP.f32Div);
+    f.f32Store(dst);
+  });
+  return f;
+}
+
+function poolTs(k: Pool1dKernel, plan: Plan): string {
+  const src = floatIndex(plan.buffers[k.src]!.offset),
+    dst = floatIndex(plan.buffers[k.dst]!.offset);
+  const el = `${k.at.base} + i * ${k.at.s0} + j * ${k.at.s1}`;
+  return `  // ${k.pool} over all ${k.n} values of each of ${k.rows} rows
+  for (let j = 0; j < ${k.rows}; j++) {
+    let r = ${k.pool === "max" ? `-${FLT_MAX_TEXT}` : "0"};
+    for (let i = 0; i < ${k.n}; i++) ${
+    k.pool === "max"
+      ? `r = Math.max(r, A[${src} + ${el}]);`
+      : `r = Math.fround(r + A[${src} + ${el}]);`
+  }
+    A[${dst} + j] = ${k.pool === "max" ? "r" : `r / ${k.n}`};
+  }`;
+}
