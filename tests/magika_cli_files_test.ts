@@ -2,9 +2,10 @@
  * `ggufc run` and `ggufc eval` on models/magika.gguf with real files from
  * ../shared/fixtures/magika (skipped with a note when absent), against ggml's results in
  * ggml-magika.tsv: the top label ggml gives, every probability within 2e-3 (ggml's f16 gelu
- * table moves them by up to ~1e-3; see magika_reference_test.ts). Engine: the reference
- * interpreter (~0.2 s per file, so a handful of files). Also the windowed read of large files
- * (cli/file_sample.ts) against fileTokens of the whole file.
+ * table moves them by up to ~1e-3; see magika_reference_test.ts). Engines: the reference
+ * interpreter (~0.2 s per file, so a handful of files) and the compiled WASM module (all 77
+ * files). Also the windowed read of large files (cli/file_sample.ts) against fileTokens of the
+ * whole file.
  */
 import { assert, assertEquals } from "./helpers/assert.ts";
 import { main } from "../main.ts";
@@ -185,6 +186,27 @@ Deno.test({
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
+  },
+});
+
+Deno.test({
+  name: "eval on the compiled module (default wasm engine): all 77 fixture files agree with ggml",
+  ignore: !haveFixtures,
+  async fn() {
+    const r = await cli([
+      "eval",
+      "models/magika.gguf",
+      "--files",
+      `${FIXTURE}/tests_data/basic`,
+      "--expect",
+      `${FIXTURE}/ggml-magika.tsv`,
+      "--json",
+    ]);
+    assertEquals(r.code, 0, r.err.join("\n"));
+    const f = JSON.parse(r.out[0]!);
+    assert(f.engine.startsWith("wasm"), f.engine);
+    assertEquals([f.files, f.compared, f.agree, f.disagreements], [77, 77, 77, []]);
+    assert(f.maxDiff <= TOLERANCE, `largest |dp| ${f.maxDiff}`);
   },
 });
 
