@@ -139,10 +139,11 @@ export function renderMagika(
       "### Per file (batch 1)",
       "",
       ...table(
-        ["engine", "per file", "p99", "vs our f32 module"],
+        ["engine", "per file", "min", "p99", "vs our f32 module"],
         lat.map((s) => [
           s.name,
           fmt(s.avg / 1e6, "ms"),
+          fmt(s.min / 1e6, "ms"),
           fmt(s.p99 / 1e6, "ms"),
           b ? formatRatio(s.avg, b * 1e6) : "-",
         ]),
