@@ -8,19 +8,10 @@
  *
  * @module
  */
-import { BLOCK_BYTES, BYTE_TOKEN_COUNT } from "../compiler/emit/runtime/byte_tokens.ts";
+import { sampleWindows } from "../web/src/file_sample.ts";
 import { readInputWindows } from "./files.ts";
 
-/**
- * The `[offset, length]` ranges {@link readFileSample} reads from a file of `size` bytes.
- *
- * @param size the file's size
- */
-export function sampleWindows(size: number): [number, number][] {
-  if (size <= BYTE_TOKEN_COUNT) return [[0, size]];
-  const mid = Math.trunc((size - BLOCK_BYTES) / 2);
-  return [[0, BLOCK_BYTES], [mid, BLOCK_BYTES], [size - BLOCK_BYTES, BLOCK_BYTES]];
-}
+export { sampleWindows };
 
 /**
  * Reads what Magika needs of a file: the whole file up to 1536 bytes, else 1536 bytes with the
