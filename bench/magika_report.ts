@@ -231,6 +231,7 @@ async function main(args: string[]): Promise<void> {
     text = await Deno.readTextFile(args[i + 1]!);
   } else {
     console.error("running deno bench -A --json bench/magika.bench.ts ...");
+    const before = Deno.loadavg()[0]!;
     const res = await new Deno.Command(Deno.execPath(), {
       args: ["bench", "-A", "--json", "bench/magika.bench.ts"],
       cwd: ROOT,
@@ -244,6 +245,12 @@ async function main(args: string[]): Promise<void> {
     Deno.mkdirSync(BUILD_DIR, { recursive: true });
     await Deno.writeTextFile(`${BUILD_DIR}magika-bench.json`, text);
     notes = [...err.matchAll(/^note: (.*)$/gm)].map((m) => m[1]!);
+    // The machine may be shared: say how busy it was, so the figures can be weighed.
+    notes.push(
+      `load average ${before.toFixed(1)} before the run and ${
+        Deno.loadavg()[0]!.toFixed(1)
+      } after it, on ${navigator.hardwareConcurrency} logical cores`,
+    );
   }
   const run = parseBenchJson(text);
   const png = `${ROOT}bench/magika-latency.png`;
