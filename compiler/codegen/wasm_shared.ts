@@ -65,7 +65,7 @@ const EXP_POLY = [1 / 720, 1 / 120, 1 / 24, 1 / 6, 1 / 2, 1, 1];
 const GELU_CONSTANTS = [
   -2 * SQRT_2_OVER_PI * GELU_COEF_A, // 0: c1
   -2 * SQRT_2_OVER_PI, // 1: c0
-  -87, // 2
+  -87, // 2 (also the floor of gelu's numerator)
   88, // 3
   Math.LOG2E, // 4
   ROUND_MAGIC, // 5
@@ -92,13 +92,14 @@ export function geluConstants(): Float32Array {
  * f16 results; see the IR's `gelu` op.)
  *
  * e^y, y = -2u: y is clamped to [-87, 88] (2^n stays a normal f32: e^-87 ~ 1.6e-38, e^88 ~
- * 1.65e38; so gelu gives x for x >> 0 and -0 for x << 0, as it should), then e^y = 2^n e^r with
- * n = round(y / ln 2) by adding 1.5 * 2^23 + 127 (no float -> int conversion), |r| <= ~ln2 / 2,
- * e^r by its Taylor series to r^6 (truncation below 7.5e-8 relative), and 2^n built in the
- * exponent bits: bits(n + 1.5 * 2^23 + 127) = 0x4B400000 + 127 + n, which shifted left by 23 are
- * the bits of 2^n for -126 <= n <= 127 (the low 9 bits of 0x4B400000 are 0). pmin/pmax do the clamp (one x64
- * instruction each; a NaN in y propagates as their first operand). The max error against f64
- * gelu and the implied tanh error are stated in tests/codegen_gelu_test.ts.
+ * 1.65e38), so gelu gives x for x >> 0 and ~-1e-37 for x << 0 (the numerator is floored at
+ * -87). Then e^y = 2^n e^r with n = round(y / ln 2) by adding 1.5 * 2^23 + 127 (no float -> int
+ * conversion), |r| <= ~ln2 / 2, e^r by its Taylor series to r^6 (truncation below 7.5e-8
+ * relative), and 2^n built in the exponent bits: bits(n + 1.5 * 2^23 + 127) =
+ * 0x4B400000 + 127 + n, which shifted left by 23 are the bits of 2^n for -126 <= n <= 127 (the
+ * low 9 bits of 0x4B400000 are 0). pmin/pmax do the clamps (one x64 instruction each; a NaN
+ * propagates as their first operand). Max error against f64 gelu: 1.2e-7; of the implied
+ * tanh(u) = 2 gelu / x - 1 against Math.tanh: 2.3e-7 (tests/codegen_gelu_test.ts).
  *
  * @param consts byte address of {@link geluConstants} in memory
  * @param t three scratch v128 locals
@@ -152,6 +153,10 @@ export function geluF32x4(
   // times 2^n from the bits of n + 1.5 * 2^23 + 127
   f.get(n).i32(23).simd(SIMD.i32x4Shl);
   f.simd(SIMD.f32x4Mul).set(p);
-  f.get(x).get(p);
+  // x / (1 + e^y), x clamped below at -87: for x < -10 gelu is below 1e-37 in magnitude, but
+  // x / e^88 (the clamp above) would not be for x < -1e32 (-3e38 gave -1.8)
+  f.get(x);
+  k(C.lo).simd(SIMD.f32x4Pmax);
+  f.get(p);
   k(C_ONE).simd(SIMD.f32x4Add).simd(SIMD.f32x4Div);
 }
