@@ -19,7 +19,7 @@ import {
   importFresh,
   magikaEngines,
   magikaNotes,
-} from "./magika_setup.ts";
+} from "./magika_compare_setup.ts";
 
 const files = benchFiles();
 const { engines, moduleMissing } = await magikaEngines(files, true);

@@ -147,6 +147,9 @@ export const SIMD = {
   f32x4Div: 0xe7,
   f32x4Min: 0xe8,
   f32x4Max: 0xe9,
+  /** Pseudo-min/max (b < a ? b : a / a < b ? b : a): one x64 instruction, unlike min/max. */
+  f32x4Pmin: 0xea,
+  f32x4Pmax: 0xeb,
   i32x4TruncSatF32x4S: 0xf8,
   f32x4ConvertI32x4S: 0xfa,
   // relaxed SIMD
