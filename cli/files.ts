@@ -210,6 +210,63 @@ export async function readInputFile(
   }
 }
 
+/**
+ * Reads parts of an input file: `windows(size)` names `[offset, length]` ranges inside the file
+ * (each within 0..size), read with positioned reads and returned one after the other. A file of
+ * any size costs only the bytes asked for. Checks and errors as {@link readInputFile}.
+ *
+ * @param path the path as the user gave it
+ * @param what what the file is, for messages
+ * @param windows the ranges to read, given the file's size from stat
+ * @returns the ranges' bytes, concatenated, and the file's size
+ */
+export async function readInputWindows(
+  path: string,
+  what: string,
+  windows: (size: number) => readonly (readonly [number, number])[],
+): Promise<{ bytes: Uint8Array; size: number }> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(path);
+  } catch (e) {
+    throw fileError(e, path, "read", what);
+  }
+  if (info.isDirectory) throw new UsageError(`${what} '${path}' is a directory`);
+  if (!info.isFile) {
+    throw new UsageError(`${what} '${path}' is ${kindOf(info)}, not a regular file`);
+  }
+  const size = info.size;
+  const ranges = windows(size);
+  const bytes = new Uint8Array(ranges.reduce((n, [, len]) => n + len, 0));
+  readCounters.files++;
+  let file: Deno.FsFile | undefined;
+  try {
+    file = await Deno.open(path, { read: true });
+    let at = 0;
+    for (const [offset, length] of ranges) {
+      if (offset < 0 || length < 0 || offset + length > size) {
+        throw new RangeError(`window [${offset}, +${length}) outside a file of ${size} bytes`);
+      }
+      await file.seek(offset, Deno.SeekMode.Start);
+      for (let n = 0; n < length;) {
+        readCounters.readCalls++;
+        const got = await file.read(bytes.subarray(at + n, at + length));
+        if (got === null) {
+          throw new IoError(path, "read", `the file shrank while being read (below ${size} bytes)`);
+        }
+        n += got;
+        readCounters.bytesRead += got;
+      }
+      at += length;
+    }
+    return { bytes, size };
+  } catch (e) {
+    throw fileError(e, path, "read", what);
+  } finally {
+    file?.close();
+  }
+}
+
 /** The file-system calls {@link writeOutputFile} makes (tests replace them to fail midway). */
 export interface OutputFs {
   open(path: string, options: Deno.OpenOptions): Promise<Deno.FsFile>;

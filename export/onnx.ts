@@ -15,6 +15,12 @@
  * divides by the full window); permute -> Transpose; reshape -> Reshape (batch dim -1);
  * scale -> Mul; relu -> Relu; soft_max -> Softmax(axis = -1); cont -> nothing.
  *
+ * Byte-token models (Magika): the input is `tokens`, int64 `[N, 1536]`, values 0..256;
+ * mul_mat(W, one_hot(tokens)) -> Gather of W's rows (never a product with the 257-wide one-hot);
+ * gelu -> its tanh form in elementary ops, as ggml's CPU gelu (whose f16 table is not
+ * reproduced); norm -> ReduceMean / Sub / Mul / ReduceMean / Add / Sqrt / Div over the last axis;
+ * mul -> Mul; pool_1d -> MaxPool / AveragePool on `[N, C, L]`.
+ *
  * @module
  */
 import {
@@ -40,6 +46,8 @@ import {
 
 /** Name of the model's input: raw pixels 0..255 as float32, `[N, 1, 28, 28]` or `[N, 784]`. */
 export const ONNX_INPUT_NAME = "pixels";
+/** Name of a byte-token model's input: int64 tokens 0..256, `[N, 1536]`. */
+export const ONNX_TOKENS_INPUT_NAME = "tokens";
 /** Name of the model's output: probabilities `[N, 10]`. */
 export const ONNX_OUTPUT_NAME = "probabilities";
 /** The ONNX IR version written (8: ONNX 1.10+, onnxruntime 1.10+). */
@@ -59,12 +67,18 @@ export interface OnnxExportOptions {
 export interface OnnxExport {
   /** The serialized ModelProto. */
   readonly bytes: Uint8Array;
+  /** The input's name: {@link ONNX_INPUT_NAME} (float32 pixels) or {@link ONNX_TOKENS_INPUT_NAME} (int64). */
+  readonly inputName: string;
+  /** The input's element type. */
+  readonly inputType: "float32" | "int64";
   /** Input shape in ONNX order, batch dim first as `-1`: `[-1, 1, 28, 28]` or `[-1, 784]`. */
   readonly inputShape: readonly number[];
   /** Output shape in ONNX order, batch dim first as `-1`: `[-1, 10]`. */
   readonly outputShape: readonly number[];
   /** Number of ONNX nodes and initializers, for reports. */
   readonly nodeCount: number;
+  /** Each ONNX node's op type, in graph order. */
+  readonly opTypes: readonly string[];
   readonly initializerCount: number;
 }
 
@@ -101,6 +115,14 @@ interface Act {
   readonly batch: number;
 }
 
+/** one_hot(tokens): never materialised; the mul_mat that takes it becomes a Gather. */
+interface OneHot {
+  readonly kind: "onehot";
+  readonly name: string;
+  readonly tokens: Act;
+  readonly depth: number;
+}
+
 /** A constant (a weight, or one derived from weights at export time). */
 interface Const {
   readonly kind: "const";
@@ -109,7 +131,7 @@ interface Const {
   readonly values: Float32Array;
 }
 
-type Val = Act | Const;
+type Val = Act | Const | OneHot;
 
 /**
  * Exports `graph` as an ONNX model.
@@ -134,19 +156,18 @@ type Val = Act | Const;
  * ```
  */
 export function exportOnnx(graph: Graph, options: OnnxExportOptions = {}): OnnxExport {
-  if (inputKind(graph) !== "pixels") {
-    throw new GraphError(
-      graph.nodes[graph.input]!.name,
-      `${graph.meta.arch}: models with ${inputKind(graph)} input are not supported yet by export`,
-    );
-  }
-  const lowered = lower(graph);
-  const bytes = encodeModel(graph, lowered, options);
+  const tokens = inputKind(graph) === "byte-tokens";
+  const lowered = lower(graph, tokens ? ONNX_TOKENS_INPUT_NAME : ONNX_INPUT_NAME);
+  const inputType = tokens ? "int64" : "float32";
+  const bytes = encodeModel(graph, lowered, options, inputType);
   return {
     bytes,
+    inputName: lowered.inputName,
+    inputType,
     inputShape: lowered.inputShape,
     outputShape: lowered.outputShape,
     nodeCount: lowered.nodes.length,
+    opTypes: lowered.nodes.map((n) => n.opType),
     initializerCount: lowered.inits.length,
   };
 }
@@ -155,17 +176,18 @@ export function exportOnnx(graph: Graph, options: OnnxExportOptions = {}): OnnxE
 // Lowering: IR nodes -> ONNX nodes and initializers.
 
 interface Lowered {
+  inputName: string;
   nodes: OnnxNode[];
   inits: Initializer[];
   inputShape: number[];
   outputShape: number[];
 }
 
-function lower(graph: Graph): Lowered {
+function lower(graph: Graph, inputName: string): Lowered {
   const nodes: OnnxNode[] = [];
   const inits: Initializer[] = [];
   const initByName = new Map<string, Initializer>();
-  const usedNames = new Set<string>([ONNX_INPUT_NAME, ONNX_OUTPUT_NAME]);
+  const usedNames = new Set<string>([inputName, ONNX_OUTPUT_NAME]);
   const vals = new Map<number, Val>();
   const live = liveNodes(graph);
   const uses = countUses(graph, live);
@@ -242,6 +264,9 @@ function lower(graph: Graph): Lowered {
   const get = (id: number): Val => vals.get(id)!;
   const act = (id: number, node: Node): Act => {
     const v = get(id);
+    if (v.kind === "onehot") {
+      throw new GraphError(node.name, "ONNX export takes one_hot only as mul_mat's second operand");
+    }
     if (v.kind !== "act") {
       throw new GraphError(
         node.name,
@@ -260,7 +285,7 @@ function lower(graph: Graph): Lowered {
     const outName = id === graph.output ? ONNX_OUTPUT_NAME : undefined;
     switch (op.kind) {
       case "input":
-        vals.set(id, { kind: "act", name: ONNX_INPUT_NAME, ne: node.ne, batch: inputBatch });
+        vals.set(id, { kind: "act", name: inputName, ne: node.ne, batch: inputBatch });
         break;
       case "weight":
         vals.set(id, { kind: "const", name: fresh(node.name), ne: node.ne, values: op.values });
@@ -350,12 +375,34 @@ function lower(graph: Graph): Lowered {
         vals.set(id, { kind: "act", name, ne: node.ne, batch });
         break;
       }
+      case "one_hot": {
+        const tokens = act(node.src[0]!, node);
+        vals.set(id, { kind: "onehot", name: node.name, tokens, depth: op.depth });
+        break;
+      }
       case "mul":
+        vals.set(id, lowerAdd(node, outName, "Mul"));
+        break;
       case "gelu":
+        vals.set(id, lowerGelu(node, outName));
+        break;
       case "norm":
-      case "one_hot":
+        vals.set(id, lowerNorm(node, op.eps, outName));
+        break;
+      case "pool_1d": {
+        const x = withBatch(act(node.src[0]!, node), 2, node);
+        const attrs: Attr[] = [
+          { name: "kernel_shape", ints: [op.k0] },
+          { name: "strides", ints: [op.s0] },
+          { name: "pads", ints: [op.p0, op.p0] },
+        ];
+        if (op.pool === "avg") attrs.push({ name: "count_include_pad", int: 1 });
+        const type = op.pool === "max" ? "MaxPool" : "AveragePool";
+        const name = emit(type, node.name, [x.name], attrs, outName);
+        vals.set(id, { kind: "act", name, ne: node.ne, batch: 2 });
+        break;
+      }
       case "get_rows":
-      case "pool_1d":
         throw new GraphError(node.name, `op ${op.kind} has no ONNX export yet`);
       default: {
         const never: never = op;
@@ -377,6 +424,7 @@ function lower(graph: Graph): Lowered {
   }
   const inputNode = graph.nodes[graph.input]!;
   return {
+    inputName,
     nodes,
     inits,
     inputShape: actShape(inputNode.ne, inputBatch),
@@ -398,6 +446,8 @@ function lower(graph: Graph): Lowered {
         "ONNX export supports mul_mat with a weight as first operand",
       );
     }
+    const oneHot = get(node.src[1]!);
+    if (oneHot.kind === "onehot") return lowerGather(node, a, oneHot, bias, output, base);
     const bv = act(node.src[1]!, node);
     if (bv.batch === 0) {
       throw new GraphError(node.name, "mul_mat would contract the batch dim (ne[0])");
@@ -462,12 +512,13 @@ function lower(graph: Graph): Lowered {
     return { kind: "act", name, ne: node.ne, batch: 3 };
   }
 
-  function lowerAdd(node: Node, output?: string): Act {
+  /** add (Add) or mul (Mul) with ggml's broadcast of the second operand. */
+  function lowerAdd(node: Node, output?: string, opType: "Add" | "Mul" = "Add"): Act {
     const a = get(node.src[0]!), b = get(node.src[1]!);
     if (a.kind === "act" && b.kind === "const") {
       const c = broadcastConst(collapseConstantDims(b), a, node);
       const bias: Const = { kind: "const", name: b.name, ne: c.ne, values: c.values };
-      const name = emit("Add", node.name, [a.name, initOf(bias)], [], output);
+      const name = emit(opType, node.name, [a.name, initOf(bias)], [], output);
       return { kind: "act", name, ne: node.ne, batch: a.batch };
     }
     if (a.kind === "act" && b.kind === "act") {
@@ -480,10 +531,86 @@ function lower(graph: Graph): Lowered {
           );
         }
       }
-      const name = emit("Add", node.name, [a.name, bb.name], [], output);
+      const name = emit(opType, node.name, [a.name, bb.name], [], output);
       return { kind: "act", name, ne: node.ne, batch: a.batch };
     }
-    throw new GraphError(node.name, "ONNX export supports add with a computed first operand");
+    throw new GraphError(
+      node.name,
+      `ONNX export supports ${node.op.kind} with a computed first operand`,
+    );
+  }
+
+  /** A scalar float initializer. */
+  function scalar(base: string, value: number): string {
+    return initOf(constFrom(base, [1, 1, 1, 1], new Float32Array([value])), []);
+  }
+
+  /**
+   * mul_mat(W [depth, M], one_hot(tokens)): row t of W^T for each token t, i.e.
+   * Gather(W^T [depth, M], tokens) -> [N, T, M] (ggml [M, T, N]), then the bias.
+   */
+  function lowerGather(
+    node: Node,
+    a: Const,
+    oneHot: OneHot,
+    bias: Const | undefined,
+    output: string | undefined,
+    base: string,
+  ): Act {
+    const [K, M, a2, a3] = a.ne;
+    if (K !== oneHot.depth || a2 !== 1 || a3 !== 1) {
+      throw new GraphError(node.name, `one_hot depth ${oneHot.depth} vs weight ${formatNe(a.ne)}`);
+    }
+    const table = new Float32Array(K * M);
+    for (let m = 0; m < M; m++) {
+      for (let k = 0; k < K; k++) table[k * M + m] = a.values[m * K + k]!;
+    }
+    const tableName = initOf(constFrom(`${a.name}^T`, [M, K, 1, 1], table));
+    const t = oneHot.tokens;
+    let name = emit(
+      "Gather",
+      bias ? `${base}:gather` : base,
+      [tableName, t.name],
+      [{ name: "axis", int: 0 }],
+      bias ? undefined : output,
+    );
+    const batch = t.batch + 1;
+    if (bias) {
+      const c = broadcastConst(bias, { ne: node.ne, batch }, node);
+      name = emit("Add", base, [name, initOf({ ...bias, ne: c.ne, values: c.values })], [], output);
+    }
+    return { kind: "act", name, ne: node.ne, batch };
+  }
+
+  /** gelu's tanh form as ggml computes it: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
+  function lowerGelu(node: Node, output?: string): Act {
+    const x = act(node.src[0]!, node);
+    const n = node.name;
+    const x2 = emit("Mul", `${n}:x2`, [x.name, x.name]);
+    const x3 = emit("Mul", `${n}:x3`, [x2, x.name]);
+    const cubic = emit("Mul", `${n}:ax3`, [x3, scalar(`${n}.a`, 0.044715)]);
+    const inner = emit("Add", `${n}:inner`, [x.name, cubic]);
+    const scaled = emit("Mul", `${n}:scaled`, [inner, scalar(`${n}.k`, Math.sqrt(2 / Math.PI))]);
+    const th = emit("Tanh", `${n}:tanh`, [scaled]);
+    const onePlus = emit("Add", `${n}:1+tanh`, [th, scalar(`${n}.one`, 1)]);
+    const half = emit("Mul", `${n}:half`, [x.name, scalar(`${n}.half`, 0.5)]);
+    const name = emit("Mul", n, [half, onePlus], [], output);
+    return { kind: "act", name, ne: node.ne, batch: x.batch };
+  }
+
+  /** ggml_norm along ne[0] (the last ONNX axis): (x - mean) / sqrt(variance + eps). */
+  function lowerNorm(node: Node, eps: number, output?: string): Act {
+    const x = act(node.src[0]!, node);
+    if (x.batch === 0) throw new GraphError(node.name, "norm along the batch dim");
+    const n = node.name, axes: Attr = { name: "axes", ints: [-1] };
+    const mean = emit("ReduceMean", `${n}:mean`, [x.name], [axes, { name: "keepdims", int: 1 }]);
+    const d = emit("Sub", `${n}:d`, [x.name, mean]);
+    const d2 = emit("Mul", `${n}:d2`, [d, d]);
+    const variance = emit("ReduceMean", `${n}:var`, [d2], [axes, { name: "keepdims", int: 1 }]);
+    const ve = emit("Add", `${n}:var+eps`, [variance, scalar(`${n}.eps`, eps)]);
+    const sd = emit("Sqrt", `${n}:sd`, [ve]);
+    const name = emit("Div", n, [d, sd], [], output);
+    return { kind: "act", name, ne: node.ne, batch: x.batch };
   }
 
   function lowerPermute(node: Node, output?: string): Act {
@@ -538,13 +665,19 @@ function lower(graph: Graph): Lowered {
 // ---------------------------------------------------------------------------------------------
 // Encoding (field numbers from onnx.proto).
 
-function encodeModel(graph: Graph, l: Lowered, options: OnnxExportOptions): Uint8Array {
+function encodeModel(
+  graph: Graph,
+  l: Lowered,
+  options: OnnxExportOptions,
+  inputType: "float32" | "int64",
+): Uint8Array {
   const g = new ProtoWriter();
   for (const n of l.nodes) g.message(1, encodeNode(n)); // GraphProto.node
   g.string(2, graph.meta.name || "ggufc"); // GraphProto.name
   for (const t of l.inits) g.message(5, encodeTensor(t)); // GraphProto.initializer
-  g.message(11, encodeValueInfo(ONNX_INPUT_NAME, l.inputShape)); // GraphProto.input
-  g.message(12, encodeValueInfo(ONNX_OUTPUT_NAME, l.outputShape)); // GraphProto.output
+  const inType = inputType === "int64" ? INT64 : FLOAT;
+  g.message(11, encodeValueInfo(l.inputName, l.inputShape, inType)); // GraphProto.input
+  g.message(12, encodeValueInfo(ONNX_OUTPUT_NAME, l.outputShape, FLOAT)); // GraphProto.output
 
   const m = new ProtoWriter();
   m.int(1, ONNX_IR_VERSION); // ModelProto.ir_version
@@ -600,12 +733,12 @@ function encodeTensor(t: Initializer): ProtoWriter {
   return w;
 }
 
-function encodeValueInfo(name: string, shape: readonly number[]): ProtoWriter {
+function encodeValueInfo(name: string, shape: readonly number[], elemType: number): ProtoWriter {
   const dims = new ProtoWriter();
   for (const d of shape) {
     // TensorShapeProto.dim: dim_value = 1 or dim_param = 2.
     dims.message(1, d < 0 ? new ProtoWriter().string(2, "N") : new ProtoWriter().int(1, d));
   }
-  const tensorType = new ProtoWriter().int(1, FLOAT).message(2, dims); // elem_type, shape
+  const tensorType = new ProtoWriter().int(1, elemType).message(2, dims); // elem_type, shape
   return new ProtoWriter().string(1, name).message(2, new ProtoWriter().message(1, tensorType));
 }

@@ -19,7 +19,7 @@ interface OrtLike {
 let configured = false;
 
 /** Points onnxruntime-web at its installed wasm files; single thread, no proxy worker. */
-function configureOrtWeb(): void {
+export function configureOrtWeb(): void {
   if (configured) return;
   ort.env.wasm.numThreads = 1;
   ort.env.wasm.proxy = false;

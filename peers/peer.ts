@@ -8,6 +8,7 @@ import { dirname } from "node:path";
 import { createRequire } from "node:module";
 import { UsageError } from "../ggml/errors.ts";
 import { argmax } from "../reference/interpreter.ts";
+import { BYTE_TOKEN_COUNT } from "../compiler/emit/runtime/byte_tokens.ts";
 
 /** Pixels per MNIST image. */
 export const PIXELS = 784;
@@ -103,6 +104,28 @@ export function packageMainDir(specifier: string): string {
   } catch {
     throw new UsageError(
       `the npm package ${specifier} is not installed; run 'deno install' in the ggufc directory`,
+    );
+  }
+}
+
+/** One engine loaded with a byte-token model. */
+export interface TokenPeer {
+  readonly id: PeerId;
+  /** What runs the model, for tables. */
+  readonly name: string;
+  /**
+   * The probabilities of `count` files given as `count * 1536` tokens (0..256): `count * labels`
+   * values, a fresh array.
+   */
+  predictTokens(tokens: Int32Array, count: number): Promise<Float32Array>;
+  dispose(): Promise<void>;
+}
+
+/** Checks `count` whole files of tokens, each 0..256. */
+export function checkTokens(tokens: Int32Array, count: number): void {
+  if (!Number.isInteger(count) || count < 1 || tokens.length < count * BYTE_TOKEN_COUNT) {
+    throw new UsageError(
+      `need ${count} files of ${BYTE_TOKEN_COUNT} tokens, got ${tokens.length} tokens`,
     );
   }
 }

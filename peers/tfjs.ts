@@ -34,7 +34,7 @@ import { CLASSES, packageMainDir, type Peer, pixelPredictors } from "./peer.ts";
 let backendReady: Promise<void> | undefined;
 
 /** Selects the wasm backend once: files from the installed package, SIMD, one thread. */
-function initBackend(): Promise<void> {
+export function initBackend(): Promise<void> {
   return backendReady ??= (async () => {
     setWasmPaths(packageMainDir("@tensorflow/tfjs-backend-wasm"));
     setThreadsCount(1);

@@ -1,12 +1,14 @@
 /**
- * The CLI on a Magika model (a GGUF written here with random weights): `info` and
- * `graph --stage source` work; the commands that cannot yet take a byte-token model (compile,
- * start, run, eval, graph past the source stage, export) stop with one line naming the model's
- * architecture, never a stack trace and never a result computed from MNIST pixels.
+ * The CLI on a Magika model (a GGUF written here with zero weights): `info`, `graph`, `compile`
+ * and `run` on every engine work; `start` (MNIST digits) stops with one line; the MNIST options
+ * are refused on a Magika model, and the Magika options on an MNIST model, in one line each.
+ *
+ * With ../shared/fixtures/magika: `run` and `eval` on real files against ggml's results
+ * (tests/magika_cli_files_test.ts).
  */
 import { assert, assertEquals } from "./helpers/assert.ts";
 import { main } from "../main.ts";
-import { EXIT_FORMAT_ERROR, EXIT_USAGE_ERROR } from "../ggml/errors.ts";
+import { EXIT_USAGE_ERROR } from "../ggml/errors.ts";
 import { MAGIKA_TENSORS } from "../compiler/frontend/magika_graph.ts";
 import { GgmlType } from "../ggml/ggml_types.ts";
 import { ggufOf } from "../testkit/models.ts";
@@ -95,23 +97,39 @@ Deno.test({
         assertEquals(r.code, 0, `${args[0]}: ${r.err}`);
       }
 
-      const refused: [string[], number, string][] = [
-        [["run", model], EXIT_USAGE_ERROR, "by run and eval"],
-        [["run", model, "--engine", "interpreter"], EXIT_USAGE_ERROR, "by run and eval"],
-        [["eval", model, "--engine", "interpreter"], EXIT_USAGE_ERROR, "by run and eval"],
-        [["eval", model, "--workers", "2"], EXIT_USAGE_ERROR, "by run and eval"],
-        [["export", model, "--onnx", "-o", `${dir}/m.onnx`], EXIT_FORMAT_ERROR, "by export"],
-      ];
-      for (const [args, code, by] of refused) {
-        const r = await cli(args);
-        assertEquals(r.code, code, `${args[0]}: ${r.err}`);
-        assertEquals(r.err.split("\n").length, 1, r.err);
-        assert(
-          r.err.startsWith(`ggufc ${args[0]}: `) &&
-            r.err.includes("magika: models with byte-tokens input are not supported yet " + by),
-          r.err,
+      // Zero weights: every logit is 0, so every label gets 1/113 and the ties keep label
+      // order (ai, apk, appleplist, asm, asp), on every engine.
+      const pct = (100 / 113).toFixed(2);
+      for (const engine of ["wasm", "ts", "interpreter"]) {
+        const run = await cli(["run", model, model, "--engine", engine]);
+        assertEquals(run.code, 0, run.err);
+        assertEquals(
+          run.out,
+          `${model.padEnd(30)}: ai (${pct}%) apk (${pct}%) appleplist (${pct}%) asm (${pct}%) ` +
+            `asp (${pct}%)`,
+          engine,
         );
-        assert(!r.out.includes("predicted"), `${args[0]} printed a prediction: ${r.out}`);
+      }
+
+      const start = await cli(["start", model]);
+      assertEquals(start.code, EXIT_USAGE_ERROR, start.err);
+      assert(start.err.includes("start evaluates MNIST digits; this model classifies files"));
+
+      const wrongOptions: [string[], string][] = [
+        [["run", model, "--engine", "interpreter"], "magika classifies files: give one or more"],
+        [["run", model, model, "--index", "3"], "--index applies to MNIST models, not to magika"],
+        [["run", model, model, "--workers", "2"], "--workers applies to MNIST models"],
+        [["run", model, model, "--engine", "gpu"], "--engine must be one of wasm, ts, interpreter"],
+        [["eval", model, "--engine", "interpreter"], "eval on magika needs --files DIR --expect"],
+        [["eval", model, "--files", dir, "--images", model], "--images applies to MNIST models"],
+        [["eval", "models/mnist-fc.gguf", "--files", dir], "--files applies to file-type models"],
+        [["run", "models/mnist-fc.gguf", "--json"], "--json applies to file-type models"],
+      ];
+      for (const [args, message] of wrongOptions) {
+        const r = await cli(args);
+        assertEquals(r.code, EXIT_USAGE_ERROR, `${args.join(" ")}: ${r.err}`);
+        assertEquals(r.err.split("\n").length, 1, r.err);
+        assert(r.err.startsWith(`ggufc ${args[0]}: `) && r.err.includes(message), r.err);
       }
     } finally {
       await Deno.remove(dir, { recursive: true });

@@ -99,6 +99,8 @@ Deno.test("norm (strided and contiguous), gemm (+ bias, gelu | relu | none) and 
     [5, 7, 6, "relu"],
     [16, 9, 13, "none"],
     [12, 4, 16, "gelu"],
+    // 3 output vectors: one 6x2 register block and a 1-vector tail; 13 rows: 2 blocks + 1 row
+    [36, 13, 12, "gelu"],
   ];
   for (const [i, [k, n, m, act]] of shapes.entries()) {
     const g = denseGraph(10 + i, k, n, m, act);

@@ -154,6 +154,9 @@ export const SIMD = {
   f32x4Div: 0xe7,
   f32x4Min: 0xe8,
   f32x4Max: 0xe9,
+  /** Pseudo-min/max (b < a ? b : a / a < b ? b : a): one x64 instruction, unlike min/max. */
+  f32x4Pmin: 0xea,
+  f32x4Pmax: 0xeb,
   // f64 lanes
   f64x2Sqrt: 0xef,
   f64x2Add: 0xf0,

@@ -2,12 +2,15 @@
  * Code for `gemm` calls: `out[n][m] = act(bias[m] + sum_k x[n][k] W[k][m])` over n rows.
  *
  * WASM: the output is cut into blocks of R rows x V f32x4 vectors (R * V accumulators kept in
- * registers: R = 6, V = 2 is 12 accumulators, 2 weight vectors and one broadcast input, 15 of
- * x64's 16 vector registers; measured on Magika against 4x2, 4x3 and 8x1, it was the fastest).
- * The weights are packed per column block as `[block][k][V*4]` (packColumnBlocks), so the inner
- * loop over k streams them contiguously; each step loads V weight vectors and R
+ * registers: R = 6, V = 2 is 12 accumulators, the V weight vectors and one broadcast input, 15
+ * of x64's 16 vector registers; V8 keeps the 16th as its scratch. Measured on Magika's two
+ * gemms in Deno (per-kernel timing, 2-core EPYC): 6x2 at 86-89% of the FMA peak without the
+ * gelu, against 4x2 77%, 3x3 76%, 2x4 76%, 5x2 64%, and 4x3 / 3x4 (16-17 registers: spills)
+ * 45%. The weights are packed per column block as `[block][k][V*4]` (packColumnBlocks), so the
+ * inner loop over k streams them contiguously; each step loads V weight vectors and R
  * broadcast inputs and does R * V multiply-adds, unrolled by up to 4 k with constant offsets.
- * Bias and activation (relu, or gelu by {@link geluF32x4}) are applied before the store.
+ * Bias and activation (relu, or gelu by {@link geluF32x4}, its constants loaded from a table in
+ * the weights) are applied before the store.
  *
  * TS: per row, the bias, then each non-zero input times its weight row, then the activation.
  *
@@ -18,7 +21,7 @@ import type { Plan } from "../plan/plan.ts";
 import type { GemmKernel } from "../kernels/gemm.ts";
 import { floatIndex, type KernelCodegen } from "./kernel_codegen.ts";
 import type { WeightBlob } from "./weights_blob.ts";
-import { at, geluF32x4, madd, packColumnBlocks } from "./wasm_shared.ts";
+import { at, geluConstants, geluF32x4, madd, packColumnBlocks } from "./wasm_shared.ts";
 
 /** Rows and output vectors per register block. */
 const ROWS = 6;
@@ -32,6 +35,8 @@ interface GemmPlan {
   /** Full column blocks of VECS vectors, then one block of `tail` vectors (0: none). */
   readonly blocks: number;
   readonly tail: number;
+  /** Byte address of the gelu constants (-1: no gelu). */
+  readonly gelu: number;
 }
 
 /** The gemm family's code generators. */
@@ -62,7 +67,8 @@ function prepareGemm(k: GemmKernel, blob: WeightBlob, base: number): GemmPlan {
     padded.set(k.bias);
     bias = base + blob.add(padded);
   }
-  return { w, bias, blocks, tail };
+  const gelu = k.activation === "gelu" ? base + blob.add(geluConstants()) : -1;
+  return { w, bias, blocks, tail, gelu };
 }
 
 function gemmFn(plan: Plan, k: GemmKernel, s: GemmPlan, fma: boolean): Fn {
@@ -107,7 +113,7 @@ function gemmFn(plan: Plan, k: GemmKernel, s: GemmPlan, fma: boolean): Fn {
       for (let v = 0; v < V; v++) {
         const a = acc[r]![v]!;
         f.get(op);
-        if (k.activation === "gelu") geluF32x4(f, a, t);
+        if (k.activation === "gelu") geluF32x4(f, a, s.gelu, t, fma);
         else if (k.activation === "relu") f.get(a).f32x4Const(0).simd(SIMD.f32x4Max);
         else f.get(a);
         f.v128Store(dst + r * rowOut + v * 16);

@@ -6,8 +6,10 @@
  * @module
  */
 import type { BatchPrediction, Info, Pool, PoolOptions, Prediction } from "./runtime/types.ts";
+import type { FileBatchPrediction, FilePool, FilePrediction } from "./runtime/file_api.ts";
 
 export type { BatchPrediction, Info, Pool, PoolOptions, Prediction } from "./runtime/types.ts";
+export type { FileBatchPrediction, FilePool, FilePrediction } from "./runtime/file_api.ts";
 
 /** The pool `createPool(n)` of an emitted module resolves to. */
 export type EmittedPool = Pool;
@@ -29,4 +31,25 @@ export interface EmittedModule {
    * modules emitted before it).
    */
   createPool?(n: number, options?: PoolOptions): Promise<EmittedPool>;
+}
+
+/**
+ * The exports of a module emitted for a byte-token model (Magika: `info.inputKind` is
+ * "byte-tokens", `info.labels` names the classes): files in, content types out
+ * (runtime/file_api.ts).
+ */
+export interface EmittedFileModule {
+  readonly info: Info;
+  /** Instantiates the model once (idempotent); await it before `predict`. */
+  load(): Promise<void>;
+  /** Which code runs: "wasm-relaxed-simd", "wasm-simd128" or "ts". */
+  backend(): string;
+  /** Classifies one file by its bytes (its first, middle and last 512 bytes). */
+  predict(bytes: Uint8Array): FilePrediction;
+  /** The same from the 1536 tokens (integers 0..256, 256 = padding). */
+  predictTokens(tokens: ArrayLike<number>): FilePrediction;
+  /** Classifies many files. */
+  predictBatch(files: readonly Uint8Array[]): FileBatchPrediction;
+  /** Workers classifying files, 1 to 64 of them. */
+  createPool(n: number, options?: PoolOptions): Promise<FilePool>;
 }
