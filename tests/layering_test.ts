@@ -7,8 +7,8 @@
  * - nothing outside `tests/` imports from `tests/`;
  * - no import cycle between files.
  *
- * Imports are read from the source text: static `import`/`export ... from`, and `import("...")`
- * with a literal (the lazy imports count too). npm and node specifiers are not ours and are skipped.
+ * Imports are read from the source text: static `import`/`export ... from`, side-effect
+ * `import "..."`, and `import("...")` with a literal (the lazy imports count too). npm and node specifiers are not ours and are skipped.
  */
 import assert from "node:assert/strict";
 import { dirname, join, normalize, relative } from "node:path";
@@ -65,7 +65,7 @@ export async function sourceFiles(dir = ROOT): Promise<string[]> {
 }
 
 const IMPORT =
-  /(?:^|\n)\s*(?:import|export)\s[^;]*?from\s*["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/g;
+  /(?:^|\n)\s*(?:import|export)\s[^;]*?from\s*["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)|(?:^|\n)\s*import\s*["']([^"']+)["']/g;
 
 /** The relative imports of one source text, resolved against its path. */
 export function importsOf(file: string, text: string): string[] {
@@ -73,7 +73,7 @@ export function importsOf(file: string, text: string): string[] {
   const code = text.replace(/\/\*[\s\S]*?\*\//g, "").replace(/^\s*\/\/.*$/gm, "");
   const out: string[] = [];
   for (const m of code.matchAll(IMPORT)) {
-    const spec = m[1] ?? m[2];
+    const spec = m[1] ?? m[2] ?? m[3];
     if (spec === undefined || !spec.startsWith(".")) continue;
     out.push(normalize(join(dirname(file), spec)));
   }
@@ -176,7 +176,7 @@ Deno.test("the layering check fails on a back-import, a tests/ import and a cycl
   );
 });
 
-Deno.test("importsOf() reads static, re-export and dynamic imports and skips comments and npm", () => {
+Deno.test("importsOf() reads static, re-export, side-effect and dynamic imports and skips comments and npm", () => {
   const text = [
     '/** @example import { x } from "./not_an_edge.ts"; */',
     'import { a } from "./a.ts";',
@@ -186,11 +186,13 @@ Deno.test("importsOf() reads static, re-export and dynamic imports and skips com
     'const e = await import("../e.ts");',
     'import { f } from "npm:f";',
     'import { g } from "node:path";',
+    'import "./side_effect.ts";',
   ].join("\n");
   assert.deepEqual(importsOf("compiler/plan/x.ts", text), [
     "compiler/plan/a.ts",
     "compiler/b/b.ts",
     "compiler/plan/c.ts",
     "compiler/e.ts",
+    "compiler/plan/side_effect.ts",
   ]);
 });
