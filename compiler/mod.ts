@@ -159,6 +159,11 @@ export interface CompileOptions {
   readonly quantCompute?: QuantCompute;
   /** WASM: Winograd F(2x2,3x3) for the 3x3 conv + 2x2 pool kernels it fits; default true. */
   readonly winograd?: boolean;
+  /**
+   * WASM: the batch path (`runBatch`, used by `predictBatch` and the pool for whole chunks):
+   * images per chunk, or `false` for none; default: chosen from the batch arena's size.
+   */
+  readonly batch?: number | false;
   /** Fill the arena with NaN before every run (tests only). */
   readonly poisonArena?: boolean;
   /** Hex sha256 of the model file, for the header; computed from the graph when absent. */
@@ -227,7 +232,11 @@ export function compileGraph(graph: Graph, options: CompileOptions = {}): Compil
   const weights = options.weights ?? "f32";
   const { graph: optimised, plan } = planGraph(graph, options);
   let backend = target === "wasm"
-    ? generateWasm(plan, { relaxed: options.relaxed ?? true, winograd: options.winograd ?? true })
+    ? generateWasm(plan, {
+      relaxed: options.relaxed ?? true,
+      winograd: options.winograd ?? true,
+      ...(options.batch !== undefined ? { batch: options.batch } : {}),
+    })
     : generateTs(plan);
   if (weights === "f16") backend = { ...backend, weights: weightsToF16(backend.weights) };
   const passes = pipelinePassNames(options);
@@ -236,6 +245,7 @@ export function compileGraph(graph: Graph, options: CompileOptions = {}): Compil
   if (target === "wasm") {
     userOptions.relaxed = options.relaxed ?? true;
     userOptions.winograd = options.winograd ?? true;
+    if (options.batch !== undefined) userOptions.batch = options.batch;
   }
   const source = emitModule(plan, backend, {
     version: VERSION,

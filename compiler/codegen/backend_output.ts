@@ -6,6 +6,8 @@
  * @module
  */
 
+import type { WasmBatchLayout } from "./batch_wasm.ts";
+
 /** Fields every target has. */
 interface KernelsCommon {
   /** The weights section (little-endian f32, 16-byte aligned blocks), decoded at load. */
@@ -27,6 +29,8 @@ export interface WasmKernels extends KernelsCommon {
   readonly weightsAt: number;
   /** Bytes of the f32 weights section in that memory (also when the module stores f16). */
   readonly weightBytes: number;
+  /** The batch path (`runBatch`): where its chunk's inputs and outputs are; absent: none. */
+  readonly batch?: WasmBatchLayout;
 }
 
 /** The TS target: the kernels as TypeScript source. */

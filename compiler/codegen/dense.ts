@@ -70,7 +70,8 @@ function prepareDense(k: DenseKernel, blob: WeightBlob, base: number): DensePlan
   return { dot: false, V, blocks, tail, w, bias };
 }
 
-interface DensePlan {
+/** How an f32 dense call is computed (the batch kernels of dense_batch.ts reuse it). */
+export interface DensePlan {
   /** Dot products along k (few outputs) instead of broadcast-and-accumulate over outputs. */
   readonly dot: boolean;
   readonly V: number;

@@ -20,6 +20,7 @@ import { WeightBlob } from "./weights_blob.ts";
 import type { WasmKernels } from "./backend_output.ts";
 import type { WasmContext } from "./kernel_codegen.ts";
 import { codegenOf } from "./registry.ts";
+import { wasmBatch } from "./batch_wasm.ts";
 
 /** Options of {@link generateWasm}. */
 export interface WasmOptions {
@@ -27,6 +28,11 @@ export interface WasmOptions {
   readonly relaxed: boolean;
   /** Use Winograd F(2x2,3x3) for the convs it fits (default true). */
   readonly winograd?: boolean;
+  /**
+   * The batch path (`runBatch`, batch_wasm.ts): images per chunk, `false` for none; default:
+   * chosen from the batch arena's size.
+   */
+  readonly batch?: number | false;
 }
 
 /**
@@ -49,7 +55,14 @@ export function generateWasm(plan: Plan, options: WasmOptions): WasmKernels {
   const weightsAt = scratchAt + scratchBytes;
   const ctx: WasmContext = { plan, scratchAt, winograd };
   const strategies = plan.kernels.map((k) => codegenOf(k).wasm.prepare(k, blob, weightsAt, ctx));
-  const pages = Math.max(1, Math.ceil((weightsAt + blob.byteLength) / 65536));
+  // The batch arena goes after the weights, so the batch-1 memory map stays as it was.
+  const batch = options.batch === false ? undefined : wasmBatch(
+    plan,
+    strategies,
+    Math.ceil((weightsAt + blob.byteLength) / 64) * 64,
+    options.batch,
+  );
+  const pages = Math.max(1, Math.ceil((batch?.end ?? weightsAt + blob.byteLength) / 65536));
   const build = (fma: boolean) => {
     const functions = plan.kernels.map((k, i) => ({
       name: `k${i}`,
@@ -57,9 +70,10 @@ export function generateWasm(plan: Plan, options: WasmOptions): WasmKernels {
     }));
     const run = new Fn();
     functions.forEach((_, i) => run.call(1 + i));
+    const batchFns = batch?.functions(fma, 1 + functions.length + 1) ?? [];
     return encodeModule({
       imports: [["m", "exp"]],
-      functions: [...functions, { name: "run", fn: run }],
+      functions: [...functions, { name: "run", fn: run }, ...batchFns],
       pages,
     });
   };
@@ -76,6 +90,10 @@ export function generateWasm(plan: Plan, options: WasmOptions): WasmKernels {
     weightsAt,
     weightBytes: weights.length,
     codeBytes: plain.length + (relaxed?.length ?? 0),
-    notes: plan.kernels.map((k, i) => `k${i}: ${codegenOf(k).wasm.describe(k, strategies[i])}`),
+    notes: [
+      ...plan.kernels.map((k, i) => `k${i}: ${codegenOf(k).wasm.describe(k, strategies[i])}`),
+      ...(batch?.notes ?? []),
+    ],
+    ...(batch ? { batch: batch.layout } : {}),
   };
 }

@@ -113,6 +113,8 @@ export function generatedBlock(plan: Plan, backend: BackendOutput, meta: EmitMet
       `const WASM_SIMD = ${jsString(toBase64(backend.simd))};`,
       `/** The same kernels with the relaxed-SIMD FMA; "" when not compiled in. */`,
       `const WASM_RELAXED = ${jsString(backend.relaxed ? toBase64(backend.relaxed) : "")};`,
+      `/** The batch path's memory (runBatch: chunks of images at once), or null. */`,
+      `const BATCH: BatchLayout | null = ${backend.batch ? jsValue(backend.batch) : "null"};`,
     );
   }
   return lines.join("\n");

@@ -15,7 +15,7 @@ import {
   WEIGHTS,
 } from "./generated.ts";
 import { instantiate } from "./loader.ts";
-import type { BatchPrediction, Engine, Prediction } from "./types.ts";
+import type { BatchEngine, BatchPrediction, Engine, Prediction } from "./types.ts";
 
 let engine: Engine | undefined;
 let loading: Promise<void> | undefined;
@@ -61,6 +61,23 @@ const typedArrayKind = Object.getOwnPropertyDescriptor(typedArrayProto, Symbol.t
   .get as (this: unknown) => string | undefined;
 const typedArrayByteLength = Object.getOwnPropertyDescriptor(typedArrayProto, "byteLength")!
   .get as (this: unknown) => number;
+
+/** %TypedArray%.prototype's own `buffer` and `byteOffset` accessors. */
+const typedArrayBuffer = Object.getOwnPropertyDescriptor(typedArrayProto, "buffer")!
+  .get as (this: unknown) => ArrayBufferLike;
+const typedArrayByteOffset = Object.getOwnPropertyDescriptor(typedArrayProto, "byteOffset")!
+  .get as (this: unknown) => number;
+
+/**
+ * A plain view of a checked input's `length` values: the batch path and the pool copy from it
+ * and never call a method of the caller's object (a subclass could override `subarray`).
+ */
+function plainView(images: Uint8Array | Float32Array, length: number): Uint8Array | Float32Array {
+  const buffer = typedArrayBuffer.call(images), offset = typedArrayByteOffset.call(images);
+  return typedArrayKind.call(images) === "Float32Array"
+    ? new Float32Array(buffer, offset, length)
+    : new Uint8Array(buffer, offset, length);
+}
 
 /** How an input that is not a Uint8Array or Float32Array is named in the error. */
 function describeInput(x: unknown, kind: string | undefined): string {
@@ -141,22 +158,59 @@ function predictVector(image: Uint8Array | Float32Array, what = "predict"): Pred
   return result;
 }
 
+/**
+ * Runs `b.images` inputs from `from` through the batch kernels (one chunk) and stores their
+ * probabilities and digits at `from` in the outputs. `images` is a plain view (plainView).
+ */
+function runChunk(
+  e: Engine,
+  b: BatchEngine,
+  images: Uint8Array | Float32Array,
+  from: number,
+  digits: Uint8Array,
+  probabilities: Float32Array,
+): void {
+  if (POISON_ARENA) (e.arena.fill(NaN), b.arena.fill(NaN));
+  const values = images.subarray(from * INPUT_LENGTH, (from + b.images) * INPUT_LENGTH);
+  // Bytes go in as they are and are widened inside WASM; floats are copied (stride = length).
+  if (values instanceof Uint8Array) b.bytes.set(values);
+  else b.input.set(values);
+  b.run(values instanceof Uint8Array ? 1 : 0);
+  const out = b.output;
+  for (let n = 0; n < b.images; n++) {
+    const at = (from + n) * CLASSES;
+    for (let i = 0; i < CLASSES; i++) probabilities[at + i] = out[n * b.outputStride + i]!;
+    digits[from + n] = argmax(probabilities, at);
+  }
+}
+
 let digits = new Uint8Array(0);
 let probabilities = new Float32Array(0);
 
-/** Runs `count` input vectors stored one after another; views reused by the next call. */
+/**
+ * Runs `count` input vectors stored one after another; views reused by the next call. Full
+ * chunks go through the batch kernels when the engine has them (`e.batch`), the rest through
+ * the batch-1 kernels.
+ */
 function predictVectors(
   images: Uint8Array | Float32Array,
   count: number,
   what = "predictBatch",
 ): BatchPrediction {
   const e = ready();
-  check(images, count, what);
+  const length = check(images, count, what);
   if (digits.length < count) {
     digits = new Uint8Array(count);
     probabilities = new Float32Array(count * CLASSES);
   }
-  for (let n = 0; n < count; n++) {
+  // Whole chunks through the batch kernels, the rest one by one (same results either way).
+  let n = 0;
+  const b = e.batch;
+  if (b && count >= b.images) {
+    const input = plainView(images, length);
+    for (; n + b.images <= count; n += b.images) runChunk(e, b, input, n, digits, probabilities);
+  }
+  for (; n < count; n++) {
     runOne(e, images, n);
     for (let i = 0; i < CLASSES; i++) probabilities[n * CLASSES + i] = e.arena[OUTPUT_AT + i]!;
     digits[n] = argmax(probabilities, n * CLASSES);
@@ -167,4 +221,18 @@ function predictVectors(
   };
 }
 
-export { check, predictVector, predictVectors, typedArrayKind, typedArrayProto, useEngine };
+/** Images per chunk of the batch path (1: none), once loaded; the pool sizes its chunks by it. */
+function chunkImages(): number {
+  return engine?.batch?.images ?? 1;
+}
+
+export {
+  check,
+  chunkImages,
+  plainView,
+  predictVector,
+  predictVectors,
+  typedArrayKind,
+  typedArrayProto,
+  useEngine,
+};

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import type { Info } from "./types.ts";
+import type { BatchLayout, Info } from "./types.ts";
 
 // ---- Every target ----
 
@@ -46,6 +46,8 @@ export declare const WEIGHT_BYTES: number;
 export declare const WASM_SIMD: string;
 /** The same kernels with the relaxed-SIMD FMA, base64; "" when not compiled in. */
 export declare const WASM_RELAXED: string;
+/** The batch path's memory (`runBatch`), or null when the kernels have none. */
+export declare const BATCH: BatchLayout | null;
 
 // ---- TS target (ts_loader.ts): the generated kernels ----
 

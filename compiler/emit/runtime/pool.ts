@@ -23,7 +23,7 @@
  */
 import { CLASSES, INPUT_LENGTH, WEIGHTS } from "./generated.ts";
 import { type CompiledKernels, compileKernels, instantiate } from "./loader.ts";
-import { check, predictVectors, typedArrayKind, typedArrayProto, useEngine } from "./api.ts";
+import { check, chunkImages, plainView, predictVectors, useEngine } from "./api.ts";
 import type { BatchPrediction, Pool, PoolOptions } from "./types.ts";
 
 /**
@@ -59,7 +59,8 @@ type PoolRequest =
     chunk?: number;
   };
 type PoolReply =
-  | { kind: "ready"; id: -1 }
+  /** `images`: the worker's batch chunk (1: no batch path); the pool cuts batches in multiples. */
+  | { kind: "ready"; id: -1; images: number }
   | { kind: "done"; id: number; digits?: Uint8Array; probabilities?: Float32Array }
   | { kind: "error"; id: number; name: string; message: string };
 
@@ -161,23 +162,6 @@ function spawnPoolWorker(): PoolPort {
   );
 }
 
-/** %TypedArray%.prototype's own `buffer` and `byteOffset` accessors (see api.ts). */
-const typedArrayBuffer = Object.getOwnPropertyDescriptor(typedArrayProto, "buffer")!
-  .get as (this: unknown) => ArrayBufferLike;
-const typedArrayByteOffset = Object.getOwnPropertyDescriptor(typedArrayProto, "byteOffset")!
-  .get as (this: unknown) => number;
-
-/**
- * A plain view of a checked input's `length` values: the pool copies from it and never calls a
- * method of the caller's object (a subclass could override `slice` or `length`).
- */
-function plainView(images: Uint8Array | Float32Array, length: number): Uint8Array | Float32Array {
-  const buffer = typedArrayBuffer.call(images), offset = typedArrayByteOffset.call(images);
-  return typedArrayKind.call(images) === "Float32Array"
-    ? new Float32Array(buffer, offset, length)
-    : new Uint8Array(buffer, offset, length);
-}
-
 function poolError(r: { name: string; message: string }): Error {
   const E = r.name === "RangeError" ? RangeError : r.name === "TypeError" ? TypeError : Error;
   return new E(r.message);
@@ -215,6 +199,8 @@ async function createVectorPool(n: number, options: PoolOptions = {}): Promise<P
   let closed = false;
   let failure: Error | undefined;
   const ports: PoolPort[] = [];
+  /** Images per batch-kernel chunk in the workers: slices are cut in multiples of it. */
+  let unit = 1;
   const fail = (e: Error) => {
     failure ??= e;
     for (const p of pending.values()) p.reject(e);
@@ -247,7 +233,10 @@ async function createVectorPool(n: number, options: PoolOptions = {}): Promise<P
         else p.resolve(r);
       }, fail);
     }
-    await Promise.all(ports.map((port, i) => call(port, -1 - i, { kind: "init", kernels }, [])));
+    const ready = await Promise.all(
+      ports.map((port, i) => call(port, -1 - i, { kind: "init", kernels }, [])),
+    );
+    for (const r of ready) if (r.kind === "ready") unit = Math.max(unit, r.images);
   } catch (e) {
     await close();
     throw e;
@@ -273,8 +262,10 @@ async function createVectorPool(n: number, options: PoolOptions = {}): Promise<P
     const jobs: Promise<unknown>[] = [];
     if (shared && count > 0) {
       const counters = new Int32Array(new SharedArrayBuffer(8));
-      // Chunks small enough to even out unequal cores, large enough that taking one is free.
-      const chunk = Math.max(1, Math.min(32, Math.ceil(count / (ports.length * 8))));
+      // Chunks small enough to even out unequal cores, large enough that taking one is free,
+      // and whole batch-kernel chunks (multiples of `unit`), so each core runs its own GEMMs.
+      const even = Math.max(1, Math.min(32, Math.ceil(count / (ports.length * 8))));
+      const chunk = unit * Math.max(1, Math.round(even / unit));
       const workers = Math.min(ports.length, Math.ceil(count / chunk));
       const id = nextId++;
       const m: PoolRequest = {
@@ -292,9 +283,11 @@ async function createVectorPool(n: number, options: PoolOptions = {}): Promise<P
       for (let w = 1; w < workers; w++) ports[w]!.send(m, []);
     } else if (!shared) {
       for (let w = 0; w < ports.length; w++) {
-        // Contiguous slices whose sizes differ by at most one image.
-        const from = Math.floor((w * count) / ports.length);
-        const to = Math.floor(((w + 1) * count) / ports.length);
+        // Contiguous slices of whole chunks (`unit` images) whose sizes differ by at most one
+        // chunk; the last one takes the rest.
+        const cut = (v: number) =>
+          v === ports.length ? count : unit * Math.floor((v * count) / (ports.length * unit));
+        const from = cut(w), to = cut(w + 1);
         if (to === from) continue;
         const slice = input.slice(from * INPUT_LENGTH, to * INPUT_LENGTH);
         const id = nextId++;
@@ -325,7 +318,7 @@ function servePool(port: PoolPort): void {
       if (m.kind === "init") {
         started = instantiate(WEIGHTS, m.kernels).then(useEngine);
         await started;
-        port.send({ kind: "ready", id: -1 }, []);
+        port.send({ kind: "ready", id: -1, images: chunkImages() }, []);
         return;
       }
       await started;

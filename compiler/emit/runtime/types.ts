@@ -65,6 +65,40 @@ export interface PoolOptions {
   readonly shared?: boolean;
 }
 
+/**
+ * Where the WASM batch path (`runBatch`) keeps a chunk in the kernels' memory: byte addresses,
+ * strides in floats (the module's generated `BATCH` constant).
+ */
+interface BatchLayout {
+  /** Images per chunk. */
+  readonly images: number;
+  readonly arenaAt: number;
+  readonly arenaBytes: number;
+  /** f32 inputs, image n at inputAt + 4 * n * inputStride. */
+  readonly inputAt: number;
+  readonly inputStride: number;
+  /** Raw byte inputs (images * inputLength, one after another), widened by runBatch(1). */
+  readonly bytesAt: number;
+  /** Outputs, image n's at outputAt + 4 * n * outputStride. */
+  readonly outputAt: number;
+  readonly outputStride: number;
+}
+
+/** A chunk of `images` inputs at once through the batch kernels (views on the kernels' memory). */
+interface BatchEngine {
+  readonly images: number;
+  /** The batch arena (filled with NaN in poisoned test modules). */
+  readonly arena: Float32Array;
+  /** f32 inputs (stride `inputStride`), raw byte inputs, outputs (stride `outputStride`). */
+  readonly input: Float32Array;
+  readonly inputStride: number;
+  readonly bytes: Uint8Array;
+  readonly output: Float32Array;
+  readonly outputStride: number;
+  /** Runs the chunk: from `bytes` when `fromBytes` is 1, else from `input`. */
+  run(fromBytes: number): void;
+}
+
 /** The compiled computation behind the API (from the target's loader). */
 interface Engine {
   /** The arena: input, activations and output at fixed offsets. */
@@ -73,6 +107,8 @@ interface Engine {
   run(): void;
   /** Which code runs. */
   readonly backend: string;
+  /** The batch path, when the module has one (WASM target). */
+  readonly batch?: BatchEngine;
 }
 
-export type { Engine };
+export type { BatchEngine, BatchLayout, Engine };

@@ -5,9 +5,16 @@
  *
  * @module
  */
-import { ARENA_BYTES, WASM_RELAXED, WASM_SIMD, WEIGHT_BYTES, WEIGHTS_AT } from "./generated.ts";
+import {
+  ARENA_BYTES,
+  BATCH,
+  WASM_RELAXED,
+  WASM_SIMD,
+  WEIGHT_BYTES,
+  WEIGHTS_AT,
+} from "./generated.ts";
 import { fromBase64 } from "./from_base64.ts";
-import type { Engine } from "./types.ts";
+import type { BatchEngine, Engine } from "./types.ts";
 
 /** The compiled kernels and the backend name of the variant chosen; posted as is to pool workers. */
 interface CompiledKernels {
@@ -41,16 +48,38 @@ async function instantiate(
 ): Promise<Engine> {
   const { module, backend } = compiled ?? await compileKernels();
   const instance = await WebAssembly.instantiate(module, { m: { exp: Math.exp } });
-  const exports = instance.exports as { memory: WebAssembly.Memory; run: () => void };
+  const exports = instance.exports as {
+    memory: WebAssembly.Memory;
+    run: () => void;
+    runBatch?: (fromBytes: number) => void;
+  };
   const target = new Uint8Array(exports.memory.buffer, WEIGHTS_AT, WEIGHT_BYTES);
   const direct = (target as unknown as { setFromBase64?: (s: string) => unknown }).setFromBase64;
   if (typeof weights !== "string") target.set(weights);
   else if (direct) direct.call(target, weights);
   else target.set(fromBase64(weights));
-  return {
+  const engine = {
     arena: new Float32Array(exports.memory.buffer, 0, ARENA_BYTES / 4),
     run: exports.run,
     backend,
+  };
+  return BATCH && exports.runBatch
+    ? { ...engine, batch: batchEngine(exports.memory.buffer, exports.runBatch) }
+    : engine;
+}
+
+/** Views of the batch path's memory (layout: the generated BATCH), and its entry point. */
+function batchEngine(memory: ArrayBufferLike, run: (fromBytes: number) => void): BatchEngine {
+  const b = BATCH!;
+  return {
+    images: b.images,
+    arena: new Float32Array(memory, b.arenaAt, b.arenaBytes / 4),
+    input: new Float32Array(memory, b.inputAt, b.images * b.inputStride),
+    inputStride: b.inputStride,
+    bytes: new Uint8Array(memory, b.bytesAt, b.images * b.inputStride),
+    output: new Float32Array(memory, b.outputAt, b.images * b.outputStride),
+    outputStride: b.outputStride,
+    run,
   };
 }
 
