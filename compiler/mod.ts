@@ -49,6 +49,11 @@ export { WEIGHT_FORMATS } from "./plan/quantize_weights.ts";
 export { dequantizedGraph } from "./plan/dequantized_graph.ts";
 export type { QuantCompute, WeightFormat } from "./plan/quantize_weights.ts";
 
+/** What `--conv` accepts. */
+export const CONV_ARITHMETICS = ["f32", "auto", "int8"] as const;
+/** Arithmetic of the WASM convolutions (`--conv`). */
+export type ConvArithmetic = typeof CONV_ARITHMETICS[number];
+
 /** ggufc's version, written into every emitted module's header. */
 export const VERSION = "0.1.0";
 
@@ -155,6 +160,13 @@ export interface CompileOptions {
   readonly quantCompute?: QuantCompute;
   /** WASM: Winograd F(2x2,3x3) for the 3x3 conv + 2x2 pool kernels it fits; default true. */
   readonly winograd?: boolean;
+  /**
+   * WASM: arithmetic of the convolutions whose input is >= 0 (`--conv`): "f32" (default),
+   * "auto" (int8 in the relaxed-SIMD variant, where it is faster, f32 in the plain SIMD128 one)
+   * or "int8" (both variants). int8: activations quantised per tensor at run time, weights
+   * per output channel (codegen/conv2d_int8_quant.ts). With `weights: "f16"` convs stay f32.
+   */
+  readonly conv?: ConvArithmetic;
   /** Fill the arena with NaN before every run (tests only). */
   readonly poisonArena?: boolean;
   /** Hex sha256 of the model file, for the header; computed from the graph when absent. */
@@ -230,8 +242,15 @@ export function compileGraph(graph: Graph, options: CompileOptions = {}): Compil
   const target = options.target ?? "wasm";
   const weights = options.weights ?? "f32";
   const { graph: optimised, plan } = planGraph(graph, options);
+  // f16 storage rounds the whole weights section as floats: int8 conv weights cannot be in it.
+  const conv = weights === "f16" ? "f32" : options.conv ?? "f32";
+  const relaxed = options.relaxed ?? true;
   let backend = target === "wasm"
-    ? generateWasm(plan, { relaxed: options.relaxed ?? true, winograd: options.winograd ?? true })
+    ? generateWasm(plan, {
+      relaxed,
+      winograd: options.winograd ?? true,
+      int8Conv: { relaxed: relaxed && conv !== "f32", plain: conv === "int8" },
+    })
     : generateTs(plan);
   if (weights === "f16") backend = { ...backend, weights: weightsToF16(backend.weights) };
   const passes = pipelinePassNames(options);
@@ -240,6 +259,7 @@ export function compileGraph(graph: Graph, options: CompileOptions = {}): Compil
   if (target === "wasm") {
     userOptions.relaxed = options.relaxed ?? true;
     userOptions.winograd = options.winograd ?? true;
+    userOptions.conv = conv;
   }
   const source = emitModule(plan, backend, {
     version: VERSION,

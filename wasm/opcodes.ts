@@ -122,7 +122,9 @@ export const SIMD = {
   v128Or: 0x50,
   // integer lanes
   i8x16NarrowI16x8S: 0x65,
+  i8x16NarrowI16x8U: 0x66,
   f32x4Trunc: 0x69,
+  f32x4Nearest: 0x6a,
   i8x16ShrU: 0x6d,
   i8x16Sub: 0x71,
   i16x8NarrowI32x4S: 0x85,
@@ -131,6 +133,7 @@ export const SIMD = {
   i32x4ExtendLowI16x8S: 0xa7,
   i32x4ExtendHighI16x8S: 0xa8,
   i32x4Add: 0xae,
+  i32x4MaxS: 0xb8,
   i32x4DotI16x8S: 0xba,
   // f32 lanes
   f32x4Abs: 0xe0,
