@@ -1,9 +1,9 @@
 /**
- * `--conv`: per-digit latency (batch 1) of the CNN modules compiled with `--conv f32` (the
- * default, baseline of each group), `--conv auto` (int8 convs in the relaxed-SIMD variant) and
- * `--conv int8`, next to onnxruntime-node on 1 and 2 threads, rotating through the same MNIST
- * test images as bench/latency.bench.ts. Accuracy of the int8 modules:
- * `deno run -A bench/conv_int8_accuracy.ts`.
+ * `--conv`: per-digit latency (batch 1) of the CNN modules as compiled by default (`--conv
+ * auto`: int8 convs in the relaxed-SIMD variant Deno runs; baseline of each group) and with
+ * `--conv f32` (the f32 convs, the default before int8), next to onnxruntime-node on 1 and 2
+ * threads, rotating through the same MNIST test images as bench/latency.bench.ts. Accuracy of
+ * the int8 modules: `deno run -A bench/conv_int8_accuracy.ts`.
  *
  * Run: `deno bench -A bench/conv_int8.bench.ts` (`GGUFC_BENCH_PEERS=none` leaves out the peers).
  *
@@ -33,20 +33,18 @@ for (const spec of benchModels().filter((s) => s.id.startsWith("mnist-cnn"))) {
     interpreter: false,
     peers,
   });
-  for (const conv of ["auto", "int8"] as const) {
-    const m = await loadEmittedSource(compileGraph(model.graph, { conv }).source);
-    engines.push({
-      id: `wasm --conv ${conv}`,
-      name: `ggufc module, --conv ${conv} (${m.backend()})`,
-      sync: true,
-      rotate: ROTATE,
-      predict: (image) => m.predict(image).digit,
-      dispose: () => Promise.resolve(),
-    });
-  }
+  const m = await loadEmittedSource(compileGraph(model.graph, { conv: "f32" }).source);
+  engines.push({
+    id: "wasm --conv f32",
+    name: `ggufc module, --conv f32 (${m.backend()})`,
+    sync: true,
+    rotate: ROTATE,
+    predict: (image) => m.predict(image).digit,
+    dispose: () => Promise.resolve(),
+  });
   for (const engine of engines) {
     Deno.bench({
-      name: engine.id === "wasm" ? "wasm --conv f32" : engine.id,
+      name: engine.id === "wasm" ? "wasm (default, --conv auto)" : engine.id,
       group: `${spec.id} latency, --conv`,
       baseline: engine.id === "wasm",
       ...iterations(),

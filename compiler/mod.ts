@@ -50,7 +50,7 @@ export { dequantizedGraph } from "./plan/dequantized_graph.ts";
 export type { QuantCompute, WeightFormat } from "./plan/quantize_weights.ts";
 
 /** What `--conv` accepts. */
-export const CONV_ARITHMETICS = ["f32", "auto", "int8"] as const;
+export const CONV_ARITHMETICS = ["auto", "int8", "f32"] as const;
 /** Arithmetic of the WASM convolutions (`--conv`). */
 export type ConvArithmetic = typeof CONV_ARITHMETICS[number];
 
@@ -161,9 +161,9 @@ export interface CompileOptions {
   /** WASM: Winograd F(2x2,3x3) for the 3x3 conv + 2x2 pool kernels it fits; default true. */
   readonly winograd?: boolean;
   /**
-   * WASM: arithmetic of the convolutions whose input is >= 0 (`--conv`): "f32" (default),
-   * "auto" (int8 in the relaxed-SIMD variant, where it is faster, f32 in the plain SIMD128 one)
-   * or "int8" (both variants). int8: activations quantised per tensor at run time, weights
+   * WASM: arithmetic of the convolutions whose input is >= 0 (`--conv`): "auto" (default: int8
+   * in the relaxed-SIMD variant, where it is faster, f32 in the plain SIMD128 one, where int8 is
+   * not), "int8" (both variants) or "f32" (neither). int8: activations quantised per tensor at run time, weights
    * per output channel (codegen/conv2d_int8_quant.ts). With `weights: "f16"` convs stay f32.
    */
   readonly conv?: ConvArithmetic;
@@ -243,7 +243,7 @@ export function compileGraph(graph: Graph, options: CompileOptions = {}): Compil
   const weights = options.weights ?? "f32";
   const { graph: optimised, plan } = planGraph(graph, options);
   // f16 storage rounds the whole weights section as floats: int8 conv weights cannot be in it.
-  const conv = weights === "f16" ? "f32" : options.conv ?? "f32";
+  const conv = weights === "f16" ? "f32" : options.conv ?? "auto";
   const relaxed = options.relaxed ?? true;
   let backend = target === "wasm"
     ? generateWasm(plan, {
