@@ -13,10 +13,17 @@ import {
   writeOutputFile,
 } from "./command.ts";
 import { printableLines, UsageError } from "../ggml/errors.ts";
-import { bundleJs, compileFile, formatGraph, renderPlan, WEIGHT_FORMATS } from "../compiler/mod.ts";
+import {
+  bundleJs,
+  compileFile,
+  CONV_ARITHMETICS,
+  formatGraph,
+  renderPlan,
+  WEIGHT_FORMATS,
+} from "../compiler/mod.ts";
 
 const help = `usage: ggufc compile MODEL -o OUT.ts [--js] [--target wasm|ts] [--plan] [--no-relaxed]
-       [--weights f32|f16|q8_0|q4_0]
+       [--weights f32|f16|q8_0|q4_0] [--conv auto|int8|f32]
 
 Compiles MODEL (seed CNN / ggml mnist-fc / mnist-cnn GGUF, or the seed's legacy FC file) into
 one standalone ES module with no imports: info, load(), backend(), predict(image),
@@ -30,6 +37,14 @@ options:
   --weights T         weight storage: f32 (default); f16 (half the bytes, widened at load);
                       q8_0 / q4_0 (ggml blocks; dense layers compute on them as ggml's
                       q8_0 x q8_0 vec_dot, input quantised per 32-block; conv weights stay f32)
+  --conv A            WASM convolutions whose input is >= 0 (after a relu, or raw pixels):
+                      auto (default): int8 in the relaxed-SIMD variant (1.6x faster on the
+                      seed CNN), f32 in the plain SIMD128 one (where int8 is slower); int8:
+                      both variants; f32: the exact f32 convolutions everywhere (results equal
+                      the interpreter's within float rounding). int8 quantises the input per
+                      tensor at run time and the weights per output channel: argmax equals
+                      f32's on 99.95-99.98 % of the MNIST test set (BENCHMARKS.md); f16 weights
+                      keep f32
   --plan              print the plan: kernel calls, shapes, arena offsets, bytes, FLOPs
   --print-graph       print the graph after the graph passes`;
 
@@ -45,6 +60,7 @@ export const compileCommand: Command = {
       target: { type: "string" },
       "no-relaxed": { type: "boolean" },
       weights: { type: "string" },
+      conv: { type: "string" },
       plan: { type: "boolean" },
       "print-graph": { type: "boolean" },
     });
@@ -63,6 +79,7 @@ export const compileCommand: Command = {
     }
     const target = choiceOption("target", values.target, ["wasm", "ts"] as const) ?? "wasm";
     const weights = choiceOption("weights", values.weights, WEIGHT_FORMATS) ?? "f32";
+    const conv = choiceOption("conv", values.conv, CONV_ARITHMETICS) ?? "auto";
     const jsPath = out?.endsWith(".ts") && values.js ? out.replace(/\.ts$/, ".js") : undefined;
     const inputs = [model];
     for (const o of [out, jsPath]) if (o !== undefined) await checkOutputPath(o, { inputs });
@@ -72,6 +89,7 @@ export const compileCommand: Command = {
       target,
       relaxed: !values["no-relaxed"],
       weights,
+      conv,
     });
     const ms = performance.now() - t0;
     // Node names and the model name come from the file: escaped like every such string.

@@ -51,6 +51,11 @@ export { WEIGHT_FORMATS } from "./plan/quantize_weights.ts";
 export { dequantizedGraph } from "./plan/dequantized_graph.ts";
 export type { QuantCompute, WeightFormat } from "./plan/quantize_weights.ts";
 
+/** What `--conv` accepts. */
+export const CONV_ARITHMETICS = ["auto", "int8", "f32"] as const;
+/** Arithmetic of the WASM convolutions (`--conv`). */
+export type ConvArithmetic = typeof CONV_ARITHMETICS[number];
+
 /** ggufc's version, written into every emitted module's header. */
 export const VERSION = "0.1.0";
 
@@ -164,6 +169,13 @@ export interface CompileOptions {
    * images per chunk, or `false` for none; default: chosen from the batch arena's size.
    */
   readonly batch?: number | false;
+  /**
+   * WASM: arithmetic of the convolutions whose input is >= 0 (`--conv`): "auto" (default: int8
+   * in the relaxed-SIMD variant, where it is faster, f32 in the plain SIMD128 one, where int8 is
+   * not), "int8" (both variants) or "f32" (neither). int8: activations quantised per tensor at run time, weights
+   * per output channel (codegen/conv2d_int8_quant.ts). With `weights: "f16"` convs stay f32.
+   */
+  readonly conv?: ConvArithmetic;
   /** Fill the arena with NaN before every run (tests only). */
   readonly poisonArena?: boolean;
   /** Hex sha256 of the model file, for the header; computed from the graph when absent. */
@@ -231,10 +243,14 @@ export function compileGraph(graph: Graph, options: CompileOptions = {}): Compil
   const target = options.target ?? "wasm";
   const weights = options.weights ?? "f32";
   const { graph: optimised, plan } = planGraph(graph, options);
+  // f16 storage rounds the whole weights section as floats: int8 conv weights cannot be in it.
+  const conv = weights === "f16" ? "f32" : options.conv ?? "auto";
+  const relaxed = options.relaxed ?? true;
   let backend = target === "wasm"
     ? generateWasm(plan, {
-      relaxed: options.relaxed ?? true,
+      relaxed,
       winograd: options.winograd ?? true,
+      int8Conv: { relaxed: relaxed && conv !== "f32", plain: conv === "int8" },
       ...(options.batch !== undefined ? { batch: options.batch } : {}),
     })
     : generateTs(plan);
@@ -246,6 +262,7 @@ export function compileGraph(graph: Graph, options: CompileOptions = {}): Compil
     userOptions.relaxed = options.relaxed ?? true;
     userOptions.winograd = options.winograd ?? true;
     if (options.batch !== undefined) userOptions.batch = options.batch;
+    userOptions.conv = conv;
   }
   const source = emitModule(plan, backend, {
     version: VERSION,

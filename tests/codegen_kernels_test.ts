@@ -34,6 +34,7 @@ for (const { name, spec } of ODD_NETS) {
       const { source } = compileGraph(g, {
         target: v.target,
         relaxed: v.relaxed,
+        conv: "f32", // the f32 kernels; int8 convs: tests/conv_int8_test.ts
         poisonArena: true,
       });
       const m = await loadEmittedSource(source);

@@ -25,8 +25,9 @@ import { LAYOUTS, maxAbsDiff, randomImage, randomModel, rng } from "../testkit/r
 
 const TOL = 1e-5;
 const TARGETS: { label: string; options: CompileOptions }[] = [
-  { label: "wasm relaxed", options: { target: "wasm", relaxed: true } },
-  { label: "wasm simd128", options: { target: "wasm", relaxed: false } },
+  // f32 convs (`--conv f32`): int8 ones are checked in tests/conv_int8_test.ts.
+  { label: "wasm relaxed", options: { target: "wasm", relaxed: true, conv: "f32" } },
+  { label: "wasm simd128", options: { target: "wasm", relaxed: false, conv: "f32" } },
   { label: "ts", options: { target: "ts" } },
 ];
 /** Interpreter sample stride on the test set, by layout (keeps each test to a few seconds). */
@@ -101,10 +102,10 @@ for (const layout of LAYOUTS) {
     const { images } = testSet();
     const g = randomModel(layout, 22);
     const relaxed = await loadEmittedSource(
-      compileGraph(g, { target: "wasm", relaxed: true }).source,
+      compileGraph(g, { target: "wasm", relaxed: true, conv: "f32" }).source,
     );
     const plain = await loadEmittedSource(
-      compileGraph(g, { target: "wasm", relaxed: false }).source,
+      compileGraph(g, { target: "wasm", relaxed: false, conv: "f32" }).source,
     );
     const ts = await loadEmittedSource(compileGraph(g, { target: "ts" }).source);
     const a = predictAll(relaxed, images.pixels, images.count);
@@ -185,7 +186,7 @@ for (const file of TRAINED) {
       const stride = STRIDE[layout]! * 2;
       for (const target of ["wasm", "ts"] as const) {
         const m = await loadEmittedSource(
-          compileFile(bytes, file, { target, poisonArena: true }).source,
+          compileFile(bytes, file, { target, poisonArena: true, conv: "f32" }).source,
         );
         const sample = Array.from({
           length: Math.ceil(images.count / stride / (target === "ts" ? 10 : 1)),

@@ -24,13 +24,18 @@ function figures(out: string[]): string[] {
   return out.filter((l) => l.startsWith("test_"));
 }
 
-Deno.test("eval gives the same loss and accuracy on the WASM, TS, pooled and emitted-module paths", async () => {
+// The WASM paths run the default `--conv auto` module: int8 convs in the relaxed-SIMD variant
+// (Deno), so their figures are the int8 ones; the TS engine computes in f32, as the interpreter.
+const INT8_FIGURES = ["test_loss=0.043377+-0.006225", "test_acc=98.52+-0.12%"];
+const F32_FIGURES = ["test_loss=0.043210+-0.006206", "test_acc=98.49+-0.12%"];
+
+Deno.test("eval gives the same loss and accuracy on the WASM, pooled and emitted-module paths, and TS within 0.1 pp", async () => {
   const wasm = await cli(["eval", model]);
   assertEquals(wasm.code, 0);
   assert(
     /^model evaluation on 10000 images took [0-9.]+ ms, [0-9.]+ us\/image$/.test(wasm.out[0]!),
   );
-  assertEquals(figures(wasm.out), ["test_loss=0.043210+-0.006206", "test_acc=98.49+-0.12%"]);
+  assertEquals(figures(wasm.out), INT8_FIGURES);
 
   const pooled = await cli(["eval", model, "--workers", "2"]);
   assertEquals(figures(pooled.out), figures(wasm.out));
@@ -41,10 +46,11 @@ Deno.test("eval gives the same loss and accuracy on the WASM, TS, pooled and emi
     const mod = await cli(["eval", "--module", `${dir}/m.js`, "--json"]);
     const json = JSON.parse(mod.out[0]!);
     assertEquals(json.images, 10000);
-    assertEquals(json.accuracy, 0.9849);
-    assert(Math.abs(json.loss - 0.04321) < 1e-6, `loss ${json.loss}`);
+    assertEquals(json.accuracy, 0.9852);
+    assert(Math.abs(json.loss - 0.043377) < 1e-6, `loss ${json.loss}`);
     const ts = await cli(["eval", model, "--engine", "ts", "--predictions", `${dir}/p.tsv`]);
-    assertEquals(figures(ts.out), figures(wasm.out));
+    // The accuracy rule of int8 convs: within 0.1 percentage point of f32 (98.52 vs 98.49).
+    assertEquals(figures(ts.out), F32_FIGURES);
     const tsv = (await Deno.readTextFile(`${dir}/p.tsv`)).trimEnd().split("\n");
     assertEquals(tsv.length, 10001);
     assertEquals(tsv[0], "index\tlabel\tpredicted");

@@ -21,7 +21,10 @@ async function compiled(
   graph: Graph,
   o: Parameters<typeof compileGraph>[1],
 ): Promise<EmittedModule> {
-  return await loadEmittedSource(compileGraph(graph, { poisonArena: true, ...o }).source);
+  // f32 convs: these tests are about the dense layers (int8 convs: tests/conv_int8_test.ts).
+  return await loadEmittedSource(
+    compileGraph(graph, { poisonArena: true, conv: "f32", ...o }).source,
+  );
 }
 
 function maxDiff(a: Float32Array, b: Float32Array): number {

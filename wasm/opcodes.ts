@@ -132,6 +132,7 @@ export const SIMD = {
   f64x2PromoteLowF32x4: 0x5f,
   // integer lanes
   i8x16NarrowI16x8S: 0x65,
+  i8x16NarrowI16x8U: 0x66,
   f32x4Trunc: 0x69,
   f32x4Nearest: 0x6a,
   i8x16ShrU: 0x6d,
@@ -143,6 +144,7 @@ export const SIMD = {
   i32x4ExtendHighI16x8S: 0xa8,
   i32x4Shl: 0xab,
   i32x4Add: 0xae,
+  i32x4MaxS: 0xb8,
   i32x4DotI16x8S: 0xba,
   // f32 lanes
   f32x4Abs: 0xe0,

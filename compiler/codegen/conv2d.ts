@@ -7,7 +7,9 @@
  * multiply-adds. Padding is handled once per call by copying the input into a zeroed staging
  * buffer, so the inner loops never test bounds. Weights are re-blocked per channel group
  * ([group][ky][kx][ci][V*4]) so the inner loop streams them contiguously. A 3x3 stride-1 conv
- * followed by a 2x2/2 pool uses Winograd F(2x2,3x3) instead (conv2d_winograd.ts).
+ * followed by a 2x2/2 pool uses Winograd F(2x2,3x3) instead (conv2d_winograd.ts). With
+ * `--conv int8`, convs whose input is >= 0 run as int8 dot products instead (conv2d_int8.ts), in
+ * the module variants the WasmContext names.
  *
  * TS: the same loops without SIMD, one output pixel (all channels) at a time in `ACC`.
  *
@@ -31,18 +33,51 @@ import {
   winogradFn,
   winogradScratchBytes,
 } from "./conv2d_winograd.ts";
+import {
+  describeInt8,
+  int8ConvFn,
+  type Int8ConvPlan,
+  int8ScratchBytes,
+  prepareInt8,
+} from "./conv2d_int8.ts";
+import { int8Eligible } from "./conv2d_int8_quant.ts";
+import { nonNegative } from "../plan/quantize_weights.ts";
 
 /** The conv2d family's code generators. */
 export const conv2dCodegen: KernelCodegen<ConvKernel, ConvPlan> = {
   kind: "conv2d",
   wasm: {
-    scratchBytes: (k, ctx) => useWinograd(k, ctx) ? winogradScratchBytes(k) : 0,
-    prepare: (k, blob, base, ctx) => prepareConv(k, blob, base, useWinograd(k, ctx)),
-    fn: (k, s, fma, ctx) => convFn(ctx.plan, k, s, fma, ctx.scratchAt),
-    describe: (_k, s) =>
-      s.winograd
+    scratchBytes(k, ctx) {
+      const i8 = int8Variants(k, ctx);
+      return Math.max(
+        i8.relaxed || i8.plain ? int8ScratchBytes(k) : 0,
+        !(i8.relaxed && i8.plain) && useWinograd(k, ctx) ? winogradScratchBytes(k) : 0,
+      );
+    },
+    prepare(k, blob, base, ctx) {
+      const i8 = int8Variants(k, ctx);
+      const int8 = i8.relaxed || i8.plain ? { ...prepareInt8(k, blob, base), ...i8 } : undefined;
+      // The f32 strategy only when a variant uses it (its packed weights are the larger part).
+      const f32 = i8.relaxed && i8.plain
+        ? UNUSED_F32
+        : prepareConv(k, blob, base, useWinograd(k, ctx));
+      return int8 ? { ...f32, int8 } : f32;
+    },
+    fn: (k, s, fma, ctx) =>
+      s.int8 && (fma ? s.int8.relaxed : s.int8.plain)
+        ? int8ConvFn(ctx.plan, k, s.int8, fma, ctx.scratchAt)
+        : convFn(ctx.plan, k, s, fma, ctx.scratchAt),
+    describe(k, s) {
+      const f32 = s.winograd
         ? "Winograd F(2x2,3x3), 4 tiles x 2 channel vectors per GEMM block"
-        : `direct convolution, ${s.P} position(s) x ${s.V} channel vectors per block (${s.mode})`,
+        : `direct convolution, ${s.P} position(s) x ${s.V} channel vectors per block (${s.mode})`;
+      if (!s.int8) return f32;
+      const i8 = describeInt8(k, s.int8);
+      if (s.int8.relaxed && s.int8.plain) return i8;
+      return s.int8.relaxed
+        ? `${i8} (relaxed variant); ${f32} (plain)`
+        : `${f32} (relaxed); ${i8} (plain)`;
+    },
   },
   ts: {
     accFloats: (k) => k.output.cp,
@@ -53,6 +88,17 @@ export const conv2dCodegen: KernelCodegen<ConvKernel, ConvPlan> = {
 
 function useWinograd(k: ConvKernel, ctx: Pick<WasmContext, "winograd">): boolean {
   return ctx.winograd && winogradEligible(k);
+}
+
+/** Which variants compute `k` in int8: the ones `--conv` asks for, when the kernel qualifies. */
+function int8Variants(
+  k: ConvKernel,
+  ctx: Pick<WasmContext, "plan" | "int8Conv">,
+): { relaxed: boolean; plain: boolean } {
+  const { relaxed, plain } = ctx.int8Conv;
+  if (!relaxed && !plain) return { relaxed: false, plain: false };
+  const ok = int8Eligible(k, nonNegative(ctx.plan, k.src, ctx.plan.kernels.indexOf(k)));
+  return { relaxed: relaxed && ok, plain: plain && ok };
 }
 
 /** A conv kernel's WASM strategy, decided once and shared by both variants. */
@@ -71,7 +117,21 @@ interface ConvPlan {
   /** Byte address of the packed weights, and of the bias. */
   readonly w: number;
   readonly bias: number;
+  /** The int8 strategy and the variants that use it (conv2d_int8.ts), when any does. */
+  readonly int8?: Int8ConvPlan & { readonly relaxed: boolean; readonly plain: boolean };
 }
+
+/** The f32 strategy of a conv that every variant computes in int8 (nothing packed). */
+const UNUSED_F32: ConvPlan = {
+  P: 1,
+  V: 1,
+  blocks: 0,
+  tail: 0,
+  mode: "direct",
+  winograd: false,
+  w: -1,
+  bias: -1,
+};
 
 /** Packs a conv's weights in the WASM layout and decides its blocking. */
 function prepareConv(k: ConvKernel, blob: WeightBlob, base: number, winograd: boolean): ConvPlan {

@@ -22,12 +22,17 @@ export interface WasmContext {
   readonly scratchAt: number;
   /** Whether Winograd convolution may be used (it rounds differently from the direct one). */
   readonly winograd: boolean;
+  /**
+   * Which module variants compute eligible convolutions in int8 (conv2d_int8.ts; `--conv`):
+   * the relaxed-SIMD one, the plain SIMD128 one, both or neither.
+   */
+  readonly int8Conv: { readonly relaxed: boolean; readonly plain: boolean };
 }
 
 /** A family's WebAssembly code generator; `S` is the strategy `prepare` decides. */
 export interface WasmKernelCodegen<K extends Kernel, S> {
   /** Bytes of the shared scratch area the call needs (the driver reserves the largest). */
-  scratchBytes(k: K, ctx: Pick<WasmContext, "winograd">): number;
+  scratchBytes(k: K, ctx: Pick<WasmContext, "plan" | "winograd" | "int8Conv">): number;
   /**
    * Decides how the call is computed and appends its constants to `blob`.
    *

@@ -33,6 +33,8 @@ export interface WasmOptions {
    * chosen from the batch arena's size.
    */
   readonly batch?: number | false;
+  /** Variants that run eligible convs in int8 (conv2d_int8.ts); default neither. */
+  readonly int8Conv?: WasmContext["int8Conv"];
 }
 
 /**
@@ -46,14 +48,15 @@ export interface WasmOptions {
 export function generateWasm(plan: Plan, options: WasmOptions): WasmKernels {
   const blob = new WeightBlob();
   const winograd = options.winograd !== false;
+  const int8Conv = options.int8Conv ?? { relaxed: false, plain: false };
   // Kernel scratch (e.g. Winograd tiles) sits between the arena and the weights.
   const scratchAt = Math.ceil(plan.arenaBytes / 16) * 16;
   const scratchBytes = Math.max(
     0,
-    ...plan.kernels.map((k) => codegenOf(k).wasm.scratchBytes(k, { winograd })),
+    ...plan.kernels.map((k) => codegenOf(k).wasm.scratchBytes(k, { plan, winograd, int8Conv })),
   );
   const weightsAt = scratchAt + scratchBytes;
-  const ctx: WasmContext = { plan, scratchAt, winograd };
+  const ctx: WasmContext = { plan, scratchAt, winograd, int8Conv };
   const strategies = plan.kernels.map((k) => codegenOf(k).wasm.prepare(k, blob, weightsAt, ctx));
   // The batch arena goes after the weights, so the batch-1 memory map stays as it was.
   const batch = options.batch === false ? undefined : wasmBatch(

@@ -91,8 +91,15 @@ export function quantizeDense(
   };
 }
 
-/** Whether the values in buffer `buf` are >= 0 when the kernel that reads them runs. */
-function nonNegative(plan: Plan, buf: number, before: number): boolean {
+/**
+ * Whether the values in buffer `buf` are >= 0 when kernel `before` (which reads them) runs.
+ *
+ * @param plan the plan
+ * @param buf the buffer
+ * @param before index of the reading kernel
+ * @returns true when every writer chain guarantees values >= 0
+ */
+export function nonNegative(plan: Plan, buf: number, before: number): boolean {
   if (buf === plan.input) return true; // raw pixels: the module checks 0..255
   for (let i = before - 1; i >= 0; i--) {
     const k: Kernel = plan.kernels[i]!;
