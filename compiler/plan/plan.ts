@@ -23,7 +23,7 @@ export type WeightFormat = "f32" | "f16" | "q8_0" | "q4_0";
 export type { ConvBias, ConvKernel } from "../kernels/conv2d.ts";
 export type { DenseKernel, DenseQuant, QuantCompute } from "../kernels/dense.ts";
 export type { PoolKernel } from "../kernels/pool2d.ts";
-export type { GemmActivation, GemmKernel } from "../kernels/gemm.ts";
+export type { GemmActivation, GemmKernel, GemmQuant } from "../kernels/gemm.ts";
 export type { GatherKernel } from "../kernels/gather.ts";
 export type { NormKernel } from "../kernels/norm.ts";
 export type { Pool1dKernel } from "../kernels/pool1d.ts";
