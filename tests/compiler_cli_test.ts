@@ -45,7 +45,11 @@ Deno.test({
       assert.equal(r.code, 0, r.err);
       assert.match(r.out, /dense 784 -> 500 \+ bias \+ relu/);
       assert.match(r.out, /arena \d+ bytes \(naive \d+, lower bound \d+\)/);
-      assert.match(r.out, /passes: fold-scale, collapse-bias, fold-views, prune/);
+      // Every graph pass of the pipeline is listed (one-hot-gather and fold-table change nothing here).
+      assert.match(
+        r.out,
+        /passes: fold-scale, one-hot-gather, fold-table, collapse-bias, fold-views, prune/,
+      );
       assert.match(r.out, /module \d+ bytes/);
       const m = await loadEmittedModule(`${dir}/fc.js`);
       assert.equal(m.info.layout, "seed-fc");
