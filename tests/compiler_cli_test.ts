@@ -45,6 +45,7 @@ Deno.test({
       assert.equal(r.code, 0, r.err);
       assert.match(r.out, /dense 784 -> 500 \+ bias \+ relu/);
       assert.match(r.out, /arena \d+ bytes \(naive \d+, lower bound \d+\)/);
+      // Every graph pass of the pipeline is listed (one-hot-gather and fold-table change nothing here).
       assert.match(
         r.out,
         /passes: fold-scale, one-hot-gather, fold-table, collapse-bias, fold-views, prune/,

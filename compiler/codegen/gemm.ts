@@ -22,6 +22,14 @@ import type { GemmKernel } from "../kernels/gemm.ts";
 import { floatIndex, type KernelCodegen } from "./kernel_codegen.ts";
 import type { WeightBlob } from "./weights_blob.ts";
 import { at, geluConstants, geluF32x4, madd, packColumnBlocks } from "./wasm_shared.ts";
+import {
+  describeQuantGemm,
+  prepareQuantGemm,
+  quantGemmFn,
+  type QuantGemmPlan,
+  quantGemmScratch,
+  quantGemmTs,
+} from "./gemm_quant.ts";
 
 /** Rows and output vectors per register block. */
 const ROWS = 6;
@@ -40,19 +48,23 @@ interface GemmPlan {
 }
 
 /** The gemm family's code generators. */
-export const gemmCodegen: KernelCodegen<GemmKernel, GemmPlan> = {
+export const gemmCodegen: KernelCodegen<GemmKernel, GemmPlan | QuantGemmPlan> = {
   kind: "gemm",
   wasm: {
-    scratchBytes: () => 0,
-    prepare: prepareGemm,
-    fn: (k, s, fma, ctx) => gemmFn(ctx.plan, k, s, fma),
-    describe: () =>
-      `gemm, ${ROWS} rows x ${VECS} f32x4 output vectors per register block, packed weight panels`,
+    scratchBytes: (k) => (k.quant ? quantGemmScratch(k) : 0),
+    prepare: (k, blob, base) =>
+      k.quant ? prepareQuantGemm(k, blob, base) : prepareGemm(k, blob, base),
+    fn: (k, s, fma, ctx) =>
+      "quant" in s ? quantGemmFn(ctx.plan, k, s, fma, ctx.scratchAt) : gemmFn(ctx.plan, k, s, fma),
+    describe: (k) =>
+      k.quant
+        ? describeQuantGemm()
+        : `gemm, ${ROWS} rows x ${VECS} f32x4 output vectors per register block, packed weight panels`,
   },
   ts: {
     accFloats: () => 0,
-    source: gemmTs,
-    describe: () => "gemm over non-zero inputs",
+    source: (k, plan, blob) => k.quant ? quantGemmTs(k, plan, blob) : gemmTs(k, plan, blob),
+    describe: (k) => k.quant ? "gemm q8_0, int8 sums per block" : "gemm over non-zero inputs",
   },
 };
 

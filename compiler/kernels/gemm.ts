@@ -13,10 +13,31 @@
 import { type Node, numel } from "../ir/graph.ts";
 import type { KernelBase, KernelDef, LowerContext, Lowered } from "./kernel.ts";
 import { CompileError, strided2d, stridedMap } from "./layout.ts";
-import { matrixWeightLabel } from "./dense.ts";
 
 /** The activation fused after the bias. */
 export type GemmActivation = "none" | "relu" | "gelu";
+
+/**
+ * A gemm's matrix in ggml's q8_0 blocks (plan pass quantize-weights, `--weights q8_0`), computed
+ * with int8 dot products. Blocks of 32 run along k for each output m, as ggml quantises a [K, M]
+ * matrix along its rows; `q`/`d` are those blocks' values and scales, byte-exact with ggml's
+ * quantize_row_q8_0_ref. The activations are quantised at run time per row and block of 32 to 7
+ * bits (q = round(x * 63 / amax), -63..63, stored as q + 64 = 1..127: the unsigned "i7" operand
+ * of relaxed SIMD's int8 dot product, which has no signed x signed form); each block's integer
+ * sum is corrected by 64 * sum(q_w) and scaled by d_x * d_w. That is one bit less than ggml's
+ * q8_0 x q8_0 (its x is -127..127): the price of the int8 dot instruction WebAssembly has.
+ */
+export interface GemmQuant {
+  readonly type: "q8_0";
+  /** Blocks of 32 along k (k is a multiple of 32). */
+  readonly blocks: number;
+  /** The integer values, `[m][k]` (k fastest), -127..127. */
+  readonly q: Int8Array;
+  /** Block scales `[m][blocks]`: ggml's f16 `d`, as f32. */
+  readonly d: Float32Array;
+  /** ggml's block bytes, rows of m one after another (what a GGUF file would store). */
+  readonly ggml: Uint8Array;
+}
 
 /** A matrix product over `n` rows of activations. */
 export interface GemmKernel extends KernelBase {
@@ -33,6 +54,8 @@ export interface GemmKernel extends KernelBase {
   /** Length m, or undefined. */
   readonly bias?: Float32Array;
   readonly activation: GemmActivation;
+  /** The matrix in q8_0 blocks (plan pass quantize-weights); absent: f32 `weights`. */
+  readonly quant?: GemmQuant;
 }
 
 function lowerGemm(node: Node, ctx: LowerContext): Lowered<GemmKernel> {
@@ -103,7 +126,7 @@ export const gemm: KernelDef<GemmKernel> = {
   macs: (k) => k.k * k.m * k.n,
   auxBuffers: () => [],
   describe: (k) =>
-    `gemm ${k.n}x${k.k} @ ${k.k}x${k.m}${k.bias ? " + bias" : ""}${
+    `gemm ${k.n}x${k.k} @ ${k.k}x${k.m}${k.quant ? " (q8_0)" : ""}${k.bias ? " + bias" : ""}${
       k.activation === "none" ? "" : ` + ${k.activation}`
     }`,
   title: (k) =>
@@ -117,6 +140,14 @@ export const gemm: KernelDef<GemmKernel> = {
   outputLayout: (k) => ({ kind: "flat", n: k.n * k.mPad }),
   outputMap: (k) => stridedMap({ base: 0, s0: 1, s1: k.mPad }, k.m, k.n),
   nonNegativeOutput: (k) => k.activation === "relu",
-  constBytes: (k) => k.weights.byteLength + (k.bias?.byteLength ?? 0),
-  weightLabel: matrixWeightLabel,
+  constBytes: (k) => (k.quant?.ggml ?? k.weights).byteLength + (k.bias?.byteLength ?? 0),
+  weightLabel(k, weight, use) {
+    if (use.op.kind === "mul_mat" && use.src[0] === weight.id) {
+      return k.quant
+        ? { layout: "[m][k] q8_0", bytes: k.quant.ggml.byteLength }
+        : { layout: "[k][m] f32", bytes: k.weights.byteLength };
+    }
+    if (k.bias && use.op.kind === "add") return { layout: "bias f32", bytes: k.bias.byteLength };
+    return undefined;
+  },
 };

@@ -13,7 +13,8 @@
  * The pass runs on the plan after lowering, so it quantises the weights as the kernels use them:
  * with the graph passes applied (for the MNIST nets: the input's /255 folded into fc1).
  * Convolution weights stay f32 (they are a few percent of the bytes and the conv kernels are
- * register-blocked over f32 lanes).
+ * register-blocked over f32 lanes). Gemm matrices (Magika) take q8_0 when k is whole blocks of 32
+ * ({@link GemmQuant}); with q4_0 they stay f32.
  *
  * @module
  */
@@ -24,6 +25,7 @@ import {
   align16,
   type DenseKernel,
   type DenseQuant,
+  type GemmKernel,
   type Kernel,
   type Plan,
   type QuantCompute,
@@ -50,9 +52,9 @@ function scratchBytes(kPad: number): number {
   return align16(kPad) + align16(4 * blocks) + 4 * (2 * blocks + kPad) + 64;
 }
 
-/** Quantises one dense kernel's `[k][m]` matrix by rows of m. */
+/** Quantises one dense (or gemm) kernel's `[k][m]` matrix by rows of m. */
 export function quantizeDense(
-  k: DenseKernel,
+  k: Pick<DenseKernel, "k" | "m" | "weights">,
   type: "q8_0" | "q4_0",
   compute: QuantCompute,
   nonNegativeInput: boolean,
@@ -89,6 +91,16 @@ export function quantizeDense(
     ggml,
     nonNegativeInput,
   };
+}
+
+/**
+ * A gemm's matrix in q8_0 ({@link GemmQuant}) when `format` is q8_0 and k is whole blocks of 32;
+ * otherwise (q4_0, or a k the blocks do not tile) the gemm keeps f32 weights.
+ */
+function quantizeGemm(k: GemmKernel, format: "q8_0" | "q4_0"): GemmKernel {
+  if (format !== "q8_0" || k.k % 32 !== 0) return k;
+  const { blocks, q, d, ggml } = quantizeDense(k, "q8_0", "int8", false);
+  return { ...k, quant: { type: "q8_0", blocks, q, d, ggml } };
 }
 
 /**
@@ -133,6 +145,7 @@ export function quantizeWeights(
   if (format !== "q8_0" && format !== "q4_0") return plan;
   const buffers = [...plan.buffers];
   const kernels = plan.kernels.map((k, i): Kernel => {
+    if (k.kind === "gemm") return quantizeGemm(k, format);
     if (k.kind !== "dense") return k;
     const quant = quantizeDense(k, format, options.compute ?? "int8", nonNegative(plan, k.src, i));
     if (k.scratch < 0) throw new Error(`dense kernel ${i} has no scratch buffer`);
