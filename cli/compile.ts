@@ -25,9 +25,12 @@ import {
 const help = `usage: ggufc compile MODEL -o OUT.ts [--js] [--target wasm|ts] [--plan] [--no-relaxed]
        [--weights f32|f16|q8_0|q4_0] [--conv auto|int8|f32]
 
-Compiles MODEL (seed CNN / ggml mnist-fc / mnist-cnn GGUF, or the seed's legacy FC file) into
-one standalone ES module with no imports: info, load(), backend(), predict(image),
-predictBatch(images, count). Prints the passes applied, arena bytes, weight bytes and module size.
+Compiles MODEL (seed CNN / ggml mnist-fc / mnist-cnn GGUF, the seed's legacy FC file, or
+Magika's GGUF) into one standalone ES module with no imports: info, load(), backend(),
+createPool(n) and, for the digit models, predict(image), predictBatch(images, count); for
+Magika, predict(bytes) -> { label, score, probabilities }, predictTokens(tokens),
+predictBatch(files), with info.labels. Prints the passes applied, arena bytes, weight bytes
+and module size.
 
 options:
   -o, --output FILE   the module to write: FILE.ts (TypeScript), or FILE.js / FILE.mjs (JavaScript)
