@@ -37,7 +37,14 @@ Deno.test("smoke mode runs the load, latency and throughput suites with every gr
   const names = (group: string) =>
     run.benches.filter((b) => b.group === group).map((b) => b.name).sort();
   assert.deepEqual(names("mnist-fc latency"), ["interpreter", "ort-node-1t", "ts", "wasm"]);
-  assert.deepEqual(names("mnist-fc throughput batch 64"), ["ort-node-1t", "ts", "wasm"]);
+  // wasm-b1: the same module without its batch path; wasm-pool2: createPool(2).
+  assert.deepEqual(names("mnist-fc throughput batch 64"), [
+    "ort-node-1t",
+    "ts",
+    "wasm",
+    "wasm-b1",
+    "wasm-pool2",
+  ]);
   assert.deepEqual(
     names("mnist-fc load"),
     ["emit", "graph", "import + load", "instantiate", "read + parse"],
