@@ -21,7 +21,7 @@ import type { Plan } from "../plan/plan.ts";
 import type { GemmKernel } from "../kernels/gemm.ts";
 import { floatIndex, type KernelCodegen } from "./kernel_codegen.ts";
 import type { WeightBlob } from "./weights_blob.ts";
-import { at, geluConstants, geluF32x4, madd, packColumnBlocks } from "./wasm_shared.ts";
+import { at, geluConstants, madd, packColumnBlocks, storeActivated } from "./wasm_shared.ts";
 import {
   describeQuantGemm,
   prepareQuantGemm,
@@ -121,16 +121,8 @@ function gemmFn(plan: Plan, k: GemmKernel, s: GemmPlan, fma: boolean): Fn {
     // xp is now one row past the block's first row: back to it, then the output address
     f.get(xp).addConst(-rowIn).i32(rowIn).op(OP.i32DivU).mulConst(rowOut).get(ch).op(OP.i32Add)
       .set(op);
-    for (let r = 0; r < R; r++) {
-      for (let v = 0; v < V; v++) {
-        const a = acc[r]![v]!;
-        f.get(op);
-        if (k.activation === "gelu") geluF32x4(f, a, s.gelu, t, fma);
-        else if (k.activation === "relu") f.get(a).f32x4Const(0).simd(SIMD.f32x4Max);
-        else f.get(a);
-        f.v128Store(dst + r * rowOut + v * 16);
-      }
-    }
+    const block = acc.slice(0, R).map((row) => row.slice(0, V));
+    storeActivated(f, block, k.activation, op, dst, rowOut, s.gelu, t, fma);
   };
 
   /** Every row block for the column block in `wb` / `ch`, V vectors wide. */

@@ -27,7 +27,7 @@ import { F32, Fn, I32, OP, SIMD, V128 } from "../../wasm/assembler.ts";
 import type { GemmKernel, Plan } from "../plan/plan.ts";
 import { floatIndex } from "./kernel_codegen.ts";
 import type { WeightBlob } from "./weights_blob.ts";
-import { at, geluConstants, geluF32x4 } from "./wasm_shared.ts";
+import { at, geluConstants, storeActivated } from "./wasm_shared.ts";
 import { addBytes } from "./dense_quant_wasm.ts";
 
 /** Rows and output vectors per register block. */
@@ -251,16 +251,8 @@ export function quantGemmFn(
       f.get(xp).addConst(32).tee(xp).get(end).op(OP.i32LtS).brIf(0);
     });
     f.get(row0).mulConst(rowOut).get(ch).op(OP.i32Add).set(xp); // output address
-    for (let r = 0; r < R; r++) {
-      for (let v = 0; v < V; v++) {
-        const a = acc[r]![v]!;
-        f.get(xp);
-        if (k.activation === "gelu") geluF32x4(f, a, s.gelu, t, relaxed);
-        else if (k.activation === "relu") f.get(a).f32x4Const(0).simd(SIMD.f32x4Max);
-        else f.get(a);
-        f.v128Store(dst + r * rowOut + v * 16);
-      }
-    }
+    const block = acc.slice(0, R).map((row) => row.slice(0, V));
+    storeActivated(f, block, k.activation, xp, dst, rowOut, s.gelu, t, relaxed);
   };
 
   const columns = (V: number) => {

@@ -194,3 +194,32 @@ export function geluF32x4(
   f.get(p);
   k(C_ONE).simd(SIMD.f32x4Add).simd(SIMD.f32x4Div);
 }
+
+/**
+ * The epilogue of a matrix kernel's register block: each accumulator `acc[r][v]` through the
+ * activation, stored at `addr + offset + r * rowBytes + v * 16` (`addr` an i32 local).
+ *
+ * @param geluAt byte address of the gelu constants ({@link geluConstants}), for "gelu"
+ * @param t three scratch v128 locals for gelu
+ */
+export function storeActivated(
+  f: Fn,
+  acc: readonly (readonly number[])[],
+  activation: "none" | "relu" | "gelu",
+  addr: number,
+  offset: number,
+  rowBytes: number,
+  geluAt: number,
+  t: readonly [number, number, number],
+  fma: boolean,
+): void {
+  acc.forEach((row, r) => {
+    row.forEach((a, v) => {
+      f.get(addr);
+      if (activation === "gelu") geluF32x4(f, a, geluAt, t, fma);
+      else if (activation === "relu") f.get(a).f32x4Const(0).simd(SIMD.f32x4Max);
+      else f.get(a);
+      f.v128Store(offset + r * rowBytes + v * 16);
+    });
+  });
+}
