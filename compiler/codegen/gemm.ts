@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { Fn, I32, OP, SIMD, V128 } from "../../wasm/assembler.ts";
+import { Fn, I32, OP, V128 } from "../../wasm/assembler.ts";
 import type { Plan } from "../plan/plan.ts";
 import type { GemmKernel } from "../kernels/gemm.ts";
 import { floatIndex, type KernelCodegen } from "./kernel_codegen.ts";
