@@ -22,8 +22,8 @@ import {
   WEIGHT_FORMATS,
 } from "../compiler/mod.ts";
 
-const help = `usage: ggufc compile MODEL -o OUT.ts [--js] [--target wasm|ts] [--plan] [--no-relaxed]
-       [--weights f32|f16|q8_0|q4_0] [--conv auto|int8|f32]
+const help = `usage: ggufc compile MODEL -o OUT.ts [--js] [--split] [--target wasm|ts] [--plan]
+       [--no-relaxed] [--weights f32|f16|q8_0|q4_0] [--conv auto|int8|f32]
 
 Compiles MODEL (seed CNN / ggml mnist-fc / mnist-cnn GGUF, the seed's legacy FC file, or
 Magika's GGUF) into one standalone ES module with no imports: info, load(), backend(),
@@ -35,6 +35,12 @@ and module size.
 options:
   -o, --output FILE   the module to write: FILE.ts (TypeScript), or FILE.js / FILE.mjs (JavaScript)
   --js                also write the JavaScript next to a .ts output (esbuild, ES2022)
+  --split             keep the weights out of the module, in OUT.wasm beside it (a WASM file
+                      with no code: its memory holds the weights); load() reads it from beside
+                      the module (fetch + WebAssembly.compileStreaming in browsers, the file in
+                      Deno and Node), or from load({ wasm: url | bytes | Response | Module }).
+                      For users who serve files: the module is a few tens of KB and starts
+                      faster (BENCHMARKS.md, Cold start). WASM target; not with --weights f16
   --target T          wasm (default: SIMD128 kernels inlined as bytes) or ts (plain TypeScript)
   --no-relaxed        leave out the relaxed-SIMD (FMA) variant of the WASM kernels
   --weights T         weight storage: f32 (default); f16 (half the bytes, widened at load);
@@ -60,6 +66,7 @@ export const compileCommand: Command = {
     const { values, positionals } = parseCommandArgs("compile", args, {
       output: { type: "string", short: "o" },
       js: { type: "boolean" },
+      split: { type: "boolean" },
       target: { type: "string" },
       "no-relaxed": { type: "boolean" },
       weights: { type: "string" },
@@ -83,9 +90,30 @@ export const compileCommand: Command = {
     const target = choiceOption("target", values.target, ["wasm", "ts"] as const) ?? "wasm";
     const weights = choiceOption("weights", values.weights, WEIGHT_FORMATS) ?? "f32";
     const conv = choiceOption("conv", values.conv, CONV_ARITHMETICS) ?? "auto";
+    if (values.split && target !== "wasm") {
+      throw new UsageError("--split keeps the weights in a WASM file: it needs --target wasm");
+    }
+    if (values.split && weights === "f16") {
+      throw new UsageError(
+        "--split stores the weights as the kernels read them; --weights f16 is for single-file " +
+          "modules (use f32, q8_0 or q4_0 with --split)",
+      );
+    }
+    if (values.split && out === undefined) throw new UsageError("--split needs -o OUT.ts");
     const jsPath = out?.endsWith(".ts") && values.js ? out.replace(/\.ts$/, ".js") : undefined;
+    // OUT.wasm beside OUT.ts / OUT.js: the module loads it by this name from its own URL.
+    const wasmPath = values.split ? out!.replace(/\.(ts|js|mjs)$/, ".wasm") : undefined;
+    const weightsFile = wasmPath?.split(/[\\/]/).pop();
+    if (weightsFile !== undefined && !/^[A-Za-z0-9_][A-Za-z0-9_.+-]*\.wasm$/.test(weightsFile)) {
+      throw new UsageError(
+        `--split names the weights file after -o: '${weightsFile}' is not a plain file name ` +
+          `(letters, digits, _ . + -)`,
+      );
+    }
     const inputs = [model];
-    for (const o of [out, jsPath]) if (o !== undefined) await checkOutputPath(o, { inputs });
+    for (const o of [out, jsPath, wasmPath]) {
+      if (o !== undefined) await checkOutputPath(o, { inputs });
+    }
     const bytes = await readInputFile(model, MODEL_FILE);
     const t0 = performance.now();
     const result = compileFile(bytes, model.split(/[\\/]/).pop()!, {
@@ -93,6 +121,7 @@ export const compileCommand: Command = {
       relaxed: !values["no-relaxed"],
       weights,
       conv,
+      ...(weightsFile !== undefined ? { weightsFile } : {}),
     });
     const ms = performance.now() - t0;
     // Node names and the model name come from the file: escaped like every such string.
@@ -112,6 +141,10 @@ export const compileCommand: Command = {
     } else {
       await writeOutputFile(out, await bundleJs(result.source), { inputs });
       written.push(out);
+    }
+    if (wasmPath !== undefined && result.weightsWasm) {
+      await writeOutputFile(wasmPath, result.weightsWasm, { inputs });
+      written.push(wasmPath);
     }
     console.log(printableLines(`compiled in ${ms.toFixed(1)} ms: wrote ${written.join(", ")}`));
   },

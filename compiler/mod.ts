@@ -176,6 +176,12 @@ export interface CompileOptions {
    * per output channel (codegen/conv2d_int8_quant.ts). With `weights: "f16"` convs stay f32.
    */
   readonly conv?: ConvArithmetic;
+  /**
+   * WASM, `--split`: keep the weights out of the module, in a WASM file of this name (a plain
+   * file name such as "digits.wasm") that the module loads from beside itself; its bytes are the
+   * result's `weightsWasm`. Not with `weights: "f16"` (a single-file size option).
+   */
+  readonly weightsFile?: string;
   /** Fill the arena with NaN before every run (tests only). */
   readonly poisonArena?: boolean;
   /** Hex sha256 of the model file, for the header; computed from the graph when absent. */
@@ -203,6 +209,8 @@ export interface CompileReport {
 export interface CompileResult {
   /** The module, OUT.ts. */
   readonly source: string;
+  /** `weightsFile` given: the weights file's bytes (OUT.wasm), to write beside the module. */
+  readonly weightsWasm?: Uint8Array;
   /** The graph after the graph passes. */
   readonly graph: Graph;
   /** The final plan. */
@@ -246,9 +254,22 @@ export function compileGraph(graph: Graph, options: CompileOptions = {}): Compil
   // f16 storage rounds the whole weights section as floats: int8 conv weights cannot be in it.
   const conv = weights === "f16" ? "f32" : options.conv ?? "auto";
   const relaxed = options.relaxed ?? true;
+  const split = options.weightsFile !== undefined;
+  if (split && target !== "wasm") {
+    throw new TypeError(
+      "weightsFile (--split) keeps the weights in a WASM file: target must be wasm",
+    );
+  }
+  if (split && weights === "f16") {
+    throw new TypeError(
+      "weightsFile (--split) stores the weights as the kernels read them; weights f16 (halves " +
+        "widened at load) is for single-file modules: use f32, q8_0 or q4_0",
+    );
+  }
   let backend = target === "wasm"
     ? generateWasm(plan, {
       relaxed,
+      split,
       winograd: options.winograd ?? true,
       int8Conv: { relaxed: relaxed && conv !== "f32", plain: conv === "int8" },
       ...(options.batch !== undefined ? { batch: options.batch } : {}),
@@ -263,6 +284,7 @@ export function compileGraph(graph: Graph, options: CompileOptions = {}): Compil
     userOptions.winograd = options.winograd ?? true;
     if (options.batch !== undefined) userOptions.batch = options.batch;
     userOptions.conv = conv;
+    if (split) userOptions.split = true;
   }
   const source = emitModule(plan, backend, {
     version: VERSION,
@@ -271,6 +293,7 @@ export function compileGraph(graph: Graph, options: CompileOptions = {}): Compil
     options: userOptions,
     ...(options.poisonArena ? { poisonArena: true } : {}),
     ...(weights === "f16" ? { weightsF16: true } : {}),
+    ...(split ? { weightsFile: options.weightsFile } : {}),
   });
   const macs = plan.kernels.reduce((s, k) => s + kernelMacs(k), 0);
   const mem = plan.memory!;
@@ -281,10 +304,16 @@ export function compileGraph(graph: Graph, options: CompileOptions = {}): Compil
     `${target} kernels: ${backend.notes.join("; ")}`,
     `weights ${backend.weights.byteLength} bytes, ${
       target === "wasm" ? `wasm code ${backend.codeBytes} bytes, ` : ""
-    }module ${source.length} bytes`,
+    }module ${source.length} bytes${
+      backend.target === "wasm" && backend.weightsModule
+        ? `, weights file ${backend.weightsModule.byteLength} bytes`
+        : ""
+    }`,
   ].join("\n");
+  const weightsWasm = backend.target === "wasm" ? backend.weightsModule : undefined;
   return {
     source,
+    ...(weightsWasm ? { weightsWasm } : {}),
     graph: optimised,
     plan,
     report: {

@@ -77,3 +77,36 @@ Deno.test("ggufc compile reports a missing -o, a bad target and a missing file a
     assert.equal(r.err.split("\n").length, 1);
   }
 });
+
+Deno.test({
+  name:
+    "ggufc compile --split writes OUT.js and OUT.wasm; it refuses --target ts and --weights f16",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "ggufc_cli_split_" });
+    try {
+      const model = "models/mnist-cnn-small.gguf";
+      const r = await cli(["compile", model, "-o", `${dir}/digits.js`, "--split"]);
+      assert.equal(r.code, 0, r.err);
+      assert.match(r.out, /weights file \d+ bytes/);
+      assert.match(r.out, /wrote .*digits\.js, .*digits\.wasm/);
+      const m = await loadEmittedModule(`${dir}/digits.js`);
+      assert.equal(m.info.options.split, true);
+      assert.equal(m.predict(new Uint8Array(784)).probabilities.length, 10);
+      for (
+        const [flags, message] of [
+          [["--target", "ts"], /--split keeps the weights in a WASM file: it needs --target wasm/],
+          [["--weights", "f16"], /--weights f16 is for single-file modules/],
+        ] as const
+      ) {
+        const bad = await cli(["compile", model, "-o", `${dir}/bad.js`, "--split", ...flags]);
+        assert.equal(bad.code, EXIT_USAGE_ERROR, bad.err);
+        assert.match(bad.err, message);
+        assert.doesNotMatch(bad.err, /\n\s+at /, "no stack trace");
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -135,6 +135,7 @@ for (const [target, weights] of [["wasm", "f32"], ["ts", "f32"], ["wasm", "f16"]
       "types.ts",
       "from_base64.ts",
       ...(weights === "f16" ? ["f16.ts"] : []),
+      ...(target === "wasm" ? ["weights_file.ts"] : []),
       loader,
       "api.ts",
       "image_api.ts",
@@ -175,9 +176,11 @@ Deno.test("an emitted module exports exactly the documented API", async () => {
     assert.deepEqual(types.sort(), [
       "BatchPrediction",
       "Info",
+      "LoadOptions",
       "Pool",
       "PoolOptions",
       "Prediction",
+      "WeightsSource",
     ]);
   }
 });

@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import {
   BULK,
   Bytes,
+  encodeMemoryModule,
   encodeModule,
   F32,
   F64,
@@ -357,4 +358,39 @@ Deno.test("the assembled code runs: f32 pairs through f64x2 lanes", async () => 
   (instance.exports.f as (src: number, dst: number, x: number) => void)(0, 8, 3);
   assert.deepEqual([...mem.subarray(2, 4)], [2.25, -4.5]);
   assert.deepEqual([...mem.subarray(16, 20)], [1, 0, 0, 0]);
+});
+
+Deno.test("encodeMemoryModule: the spec's data and custom sections, the data last; kernels import its memory", async () => {
+  const data = new Uint8Array([9, 8, 7]);
+  const file = encodeMemoryModule(1, 300, data, { "ggufc.weights": new Uint8Array([0x61]) });
+  assert.deepEqual([...file.subarray(0, 8)], [0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]);
+  // custom section (id 0): size 15, name "ggufc.weights" (13 bytes), payload "a".
+  assert.deepEqual([...file.subarray(8, 10)], [0, 15]);
+  assert.equal(new TextDecoder().decode(file.subarray(11, 24)), "ggufc.weights");
+  // data section (id 11), one active segment for memory 0: i32.const 300 (signed LEB128 ac 02),
+  // end, 3 bytes; the segment's bytes are the file's last bytes.
+  assert.deepEqual(
+    [...file.subarray(file.length - 12)],
+    [11, 10, 1, 0, 0x41, 0xac, 0x02, 0x0b, 3, 9, 8, 7],
+  );
+  const module = await WebAssembly.compile(file);
+  assert.deepEqual(
+    [...new Uint8Array(WebAssembly.Module.customSections(module, "ggufc.weights")[0]!)],
+    [0x61],
+  );
+  const { exports } = await WebAssembly.instantiate(module);
+  const memory = exports.memory as WebAssembly.Memory;
+  assert.deepEqual([...new Uint8Array(memory.buffer, 299, 5)], [0, 9, 8, 7, 0]);
+  // A module built with importMemory uses that memory as its own (and re-exports it).
+  const load = new Fn([], [I32]).i32(300).i32Load();
+  const kernels = encodeModule({
+    imports: [["m", "exp"]],
+    functions: [{ name: "at300", fn: load }],
+    pages: 1,
+    importMemory: true,
+  });
+  const k = await WebAssembly.instantiate(kernels, { m: { exp: Math.exp, memory } });
+  assert.equal(k.instance.exports.memory, memory);
+  assert.equal((k.instance.exports.at300 as () => number)(), 0x00070809);
+  assert.throws(() => encodeMemoryModule(1, 65535, data), /3 bytes at 65535 do not fit in 1 pages/);
 });

@@ -22,6 +22,7 @@
  */
 import {
   BULK,
+  DATA_ACTIVE_MEMORY0,
   EXTERN,
   F64,
   LIMITS,
@@ -396,7 +397,7 @@ export interface Limits {
 
 /**
  * A module, section by section: function types, imports (functions, memories), functions,
- * memories, exports. Indices are handed out as entries are added (imported functions come
+ * memories, exports, code, data (active segments written into memory 0 at instantiation). Indices are handed out as entries are added (imported functions come
  * before defined ones in the function index space, so import functions first).
  */
 export class ModuleBuilder {
@@ -405,6 +406,8 @@ export class ModuleBuilder {
   private readonly functions: { type: number; fn: Fn }[] = [];
   private readonly memories: Limits[] = [];
   private readonly exports: Bytes[] = [];
+  private readonly data: Bytes[] = [];
+  private readonly custom: Bytes[] = [];
   private importedFunctions = 0;
 
   /** Adds a function type (no deduplication); returns its index. */
@@ -439,6 +442,28 @@ export class ModuleBuilder {
   exportMemory(name: string, index: number): void {
     this.exports.push(new Bytes().name(name).u8(EXTERN.memory).u32(index));
   }
+  /**
+   * An active data segment: `bytes` are copied into memory 0 at byte `offset` when the module is
+   * instantiated (instantiation fails if they do not fit).
+   */
+  dataSegment(offset: number, bytes: Uint8Array): void {
+    if (!Number.isInteger(offset) || offset < 0 || offset > 0x7fffffff) {
+      throw new RangeError(`data segment offset ${offset} is not an i32 address`);
+    }
+    // The offset is a constant expression: i32.const offset; end. i32.const takes a signed LEB128.
+    this.data.push(
+      new Bytes().u8(DATA_ACTIVE_MEMORY0, OP.i32Const).s32(offset).u8(OP.end).u32(bytes.length)
+        .bytes(bytes),
+    );
+  }
+
+  /**
+   * A custom section (ignored by engines, readable with `WebAssembly.Module.customSections`);
+   * written before the other sections.
+   */
+  customSection(name: string, bytes: Uint8Array): void {
+    this.custom.push(new Bytes().name(name).bytes(bytes));
+  }
 
   /** The `.wasm` bytes; sections without entries are left out. */
   encode(): Uint8Array<ArrayBuffer> {
@@ -449,12 +474,15 @@ export class ModuleBuilder {
       content.vec(items, (b) => content.bytes(b));
       out.u8(id).u32(content.length).bytes(content);
     };
+    // A custom section is one named payload per section (no vector of entries).
+    for (const c of this.custom) out.u8(SECTION.custom).u32(c.length).bytes(c);
     section(SECTION.type, this.types);
     section(SECTION.import, this.imports);
     section(SECTION.function, this.functions.map((f) => new Bytes().u32(f.type)));
     section(SECTION.memory, this.memories.map((l) => limitsOf(new Bytes(), l)));
     section(SECTION.export, this.exports);
     section(SECTION.code, this.functions.map((f) => new Bytes().bytes(f.fn.encode())));
+    section(SECTION.data, this.data);
     return out.toUint8Array();
   }
 }
@@ -476,6 +504,11 @@ export interface ModuleSpec {
   readonly functions: readonly { readonly name: string; readonly fn: Fn }[];
   /** Memory size in 64 KiB pages (fixed: min = max). */
   readonly pages: number;
+  /**
+   * Import the memory as `m.memory` (one a {@link encodeMemoryModule} module made, with the
+   * weights in it) instead of defining it; it is exported as `memory` either way.
+   */
+  readonly importMemory?: boolean;
 }
 
 /**
@@ -489,9 +522,46 @@ export function encodeModule(spec: ModuleSpec): Uint8Array<ArrayBuffer> {
   const m = new ModuleBuilder();
   const unary = m.type([F64], [F64]);
   for (const [module, name] of spec.imports) m.importFunction(module, name, unary);
+  const limits = { min: spec.pages, max: spec.pages };
   const indices = spec.functions.map(({ fn }) => m.function(fn));
-  const memory = m.memory({ min: spec.pages, max: spec.pages });
-  m.exportMemory("memory", memory);
+  // An imported memory takes index 0 of the memory index space, as a defined one would.
+  if (spec.importMemory) m.importMemory("m", "memory", limits);
+  else m.memory(limits);
+  m.exportMemory("memory", 0);
   spec.functions.forEach(({ name }, i) => m.exportFunction(name, indices[i]!));
+  return m.encode();
+}
+
+/**
+ * Encodes a module with no code: a memory of `pages` pages (fixed size), exported as `memory`,
+ * with `bytes` written at byte `offset` when it is instantiated. `--split` modules ship their
+ * weights this way: the file compiles in a streaming pass (nothing in it to compile) and
+ * instantiating it lays the weights into a fresh memory that the kernels then import.
+ *
+ * @param pages memory size in 64 KiB pages
+ * @param offset byte address of the data
+ * @param bytes the data
+ * @param custom custom sections to add, by name
+ * @returns the `.wasm` bytes
+ * @example
+ * ```ts
+ * import { encodeMemoryModule } from "./assembler.ts";
+ * const { instance } = await WebAssembly.instantiate(encodeMemoryModule(1, 16, new Uint8Array([7])));
+ * new Uint8Array((instance.exports.memory as WebAssembly.Memory).buffer)[16]; // 7
+ * ```
+ */
+export function encodeMemoryModule(
+  pages: number,
+  offset: number,
+  bytes: Uint8Array,
+  custom: Readonly<Record<string, Uint8Array>> = {},
+): Uint8Array<ArrayBuffer> {
+  if (offset + bytes.length > pages * 65536) {
+    throw new RangeError(`${bytes.length} bytes at ${offset} do not fit in ${pages} pages`);
+  }
+  const m = new ModuleBuilder();
+  for (const [name, payload] of Object.entries(custom)) m.customSection(name, payload);
+  m.exportMemory("memory", m.memory({ min: pages, max: pages }));
+  m.dataSegment(offset, bytes);
   return m.encode();
 }

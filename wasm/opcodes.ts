@@ -25,13 +25,18 @@ export const PREAMBLE: readonly number[] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 
 
 /** Section ids, in the order they must appear. */
 export const SECTION = {
+  custom: 0,
   type: 1,
   import: 2,
   function: 3,
   memory: 5,
   export: 7,
   code: 10,
+  data: 11,
 } as const;
+
+/** A data segment's kind: active, in memory 0, at a constant offset (the only kind we write). */
+export const DATA_ACTIVE_MEMORY0 = 0x00;
 
 /** What an import or export names. */
 export const EXTERN = { func: 0x00, memory: 0x02 } as const;

@@ -29,8 +29,15 @@ export interface WasmKernels extends KernelsCommon {
   readonly weightsAt: number;
   /** Bytes of the f32 weights section in that memory (also when the module stores f16). */
   readonly weightBytes: number;
+  /** The memory's size in 64 KiB pages (fixed; both variants). */
+  readonly pages: number;
   /** The batch path (`runBatch`): where its chunk's inputs and outputs are; absent: none. */
   readonly batch?: WasmBatchLayout;
+  /**
+   * `--split`: the weights as a WASM module of their own (the kernels' memory, weights laid at
+   * `weightsAt` by a data segment), written next to the module; the kernels import its memory.
+   */
+  readonly weightsModule?: Uint8Array;
 }
 
 /** The TS target: the kernels as TypeScript source. */

@@ -14,8 +14,9 @@
  *
  * @module
  */
+import { createHash } from "node:crypto";
 import type { Plan } from "../plan/plan.ts";
-import { encodeModule, Fn } from "../../wasm/assembler.ts";
+import { encodeMemoryModule, encodeModule, Fn } from "../../wasm/assembler.ts";
 import { WeightBlob } from "./weights_blob.ts";
 import type { WasmKernels } from "./backend_output.ts";
 import type { WasmContext } from "./kernel_codegen.ts";
@@ -35,6 +36,11 @@ export interface WasmOptions {
   readonly batch?: number | false;
   /** Variants that run eligible convs in int8 (conv2d_int8.ts); default neither. */
   readonly int8Conv?: WasmContext["int8Conv"];
+  /**
+   * `--split`: the weights go into a separate WASM module (a memory with them as a data
+   * segment, `weightsModule`) and the kernels import that memory instead of defining one.
+   */
+  readonly split?: boolean;
 }
 
 /**
@@ -78,6 +84,7 @@ export function generateWasm(plan: Plan, options: WasmOptions): WasmKernels {
       imports: [["m", "exp"]],
       functions: [...functions, { name: "run", fn: run }, ...batchFns],
       pages,
+      ...(options.split ? { importMemory: true } : {}),
     });
   };
   const plain = build(false);
@@ -92,11 +99,32 @@ export function generateWasm(plan: Plan, options: WasmOptions): WasmKernels {
     ...(relaxed ? { relaxed } : {}),
     weightsAt,
     weightBytes: weights.length,
+    pages,
     codeBytes: plain.length + (relaxed?.length ?? 0),
     notes: [
       ...plan.kernels.map((k, i) => `k${i}: ${codegenOf(k).wasm.describe(k, strategies[i])}`),
       ...(batch?.notes ?? []),
     ],
     ...(batch ? { batch: batch.layout } : {}),
+    ...(options.split ? { weightsModule: weightsModule(pages, weightsAt, weights) } : {}),
   };
+}
+
+/** Custom section of a `--split` weights module naming its weights (see weightsModuleId). */
+export const WEIGHTS_ID_SECTION = "ggufc.weights";
+
+/**
+ * The id a `--split` module checks its weights file against before using it: the sha256 of the
+ * weights section, so a `.wasm` from another compile is refused instead of giving wrong answers.
+ *
+ * @param weights the weights section
+ * @returns hex sha256
+ */
+export function weightsModuleId(weights: Uint8Array): string {
+  return createHash("sha256").update(weights).digest("hex");
+}
+
+function weightsModule(pages: number, weightsAt: number, weights: Uint8Array): Uint8Array {
+  const id = new TextEncoder().encode(weightsModuleId(weights));
+  return encodeMemoryModule(pages, weightsAt, weights, { [WEIGHTS_ID_SECTION]: id });
 }

@@ -5,10 +5,25 @@
  *
  * @module
  */
-import type { BatchPrediction, Info, Pool, PoolOptions, Prediction } from "./runtime/types.ts";
+import type {
+  BatchPrediction,
+  Info,
+  LoadOptions,
+  Pool,
+  PoolOptions,
+  Prediction,
+} from "./runtime/types.ts";
 import type { FileBatchPrediction, FilePool, FilePrediction } from "./runtime/file_api.ts";
 
-export type { BatchPrediction, Info, Pool, PoolOptions, Prediction } from "./runtime/types.ts";
+export type {
+  BatchPrediction,
+  Info,
+  LoadOptions,
+  Pool,
+  PoolOptions,
+  Prediction,
+  WeightsSource,
+} from "./runtime/types.ts";
 export type { FileBatchPrediction, FilePool, FilePrediction } from "./runtime/file_api.ts";
 
 /** The pool `createPool(n)` of an emitted module resolves to. */
@@ -18,8 +33,11 @@ export type EmittedPool = Pool;
 export interface EmittedModule {
   /** What was compiled, from which model, with which options. */
   readonly info: Info;
-  /** Instantiates the model once (idempotent); await it before `predict`. */
-  load(): Promise<void>;
+  /**
+   * Instantiates the model once (idempotent); await it before `predict`. `options.wasm`: where
+   * a `--split` module's weights file is, when it is not served next to the module.
+   */
+  load(options?: LoadOptions): Promise<void>;
   /** Which code runs: "wasm-relaxed-simd", "wasm-simd128" or "ts". */
   backend(): string;
   /** Classifies one image; the result object is reused by the next call. */
@@ -40,8 +58,11 @@ export interface EmittedModule {
  */
 export interface EmittedFileModule {
   readonly info: Info;
-  /** Instantiates the model once (idempotent); await it before `predict`. */
-  load(): Promise<void>;
+  /**
+   * Instantiates the model once (idempotent); await it before `predict`. `options.wasm`: where
+   * a `--split` module's weights file is, when it is not served next to the module.
+   */
+  load(options?: LoadOptions): Promise<void>;
   /** Which code runs: "wasm-relaxed-simd", "wasm-simd128" or "ts". */
   backend(): string;
   /** Classifies one file by its bytes (its first, middle and last 512 bytes). */

@@ -14,6 +14,7 @@
 import type { BackendOutput } from "../codegen/backend_output.ts";
 import type { Plan } from "../plan/plan.ts";
 import { toBase64 } from "../codegen/base64.ts";
+import { weightsModuleId } from "../codegen/wasm_backend.ts";
 import { jsString, jsValue } from "./escape.ts";
 import { RUNTIME_TEXT } from "./runtime_text.generated.ts";
 
@@ -31,6 +32,11 @@ export interface EmitMeta {
   readonly poisonArena?: boolean;
   /** `backend.weights` holds f16 values to widen to f32 at load (`--weights f16`). */
   readonly weightsF16?: boolean;
+  /**
+   * `--split`: the file name `backend.weightsModule` is written under, next to the module (the
+   * module fetches it relative to its own URL). Required when there is a weights module.
+   */
+  readonly weightsFile?: string;
 }
 
 /**
@@ -52,7 +58,7 @@ export function moduleRuntimeFiles(
     "types.ts",
     "from_base64.ts",
     ...(weightsF16 ? ["f16.ts"] : []),
-    target === "wasm" ? "wasm_loader.ts" : "ts_loader.ts",
+    ...(target === "wasm" ? ["weights_file.ts", "wasm_loader.ts"] : ["ts_loader.ts"]),
     "api.ts",
     ...(inputKind === "byte-tokens" ? ["byte_tokens.ts", "file_api.ts"] : ["image_api.ts"]),
     "pool.ts",
@@ -84,7 +90,11 @@ export function generatedBlock(plan: Plan, backend: BackendOutput, meta: EmitMet
     ...(plan.inputKind ? { inputKind: plan.inputKind } : {}),
     ...(plan.labels ? { labels: [...plan.labels] } : {}),
   };
-  const weights = jsString(toBase64(backend.weights));
+  const split = backend.target === "wasm" && backend.weightsModule !== undefined;
+  if (split && !WEIGHTS_FILE_NAME.test(meta.weightsFile ?? "")) {
+    throw new Error(`a --split module needs a plain .wasm file name, got '${meta.weightsFile}'`);
+  }
+  const weights = jsString(split ? "" : toBase64(backend.weights));
   const lines = [
     `/** What was compiled, from which model, with which options. */`,
     `export const info: Info = ${jsValue(info)};`,
@@ -102,6 +112,8 @@ export function generatedBlock(plan: Plan, backend: BackendOutput, meta: EmitMet
       ? `/** The weights as f16 (base64), widened to little-endian f32 bytes here, once. */`
       : `/** The weights (little-endian f32, 16-byte aligned blocks), base64. */`,
     `const WEIGHTS = ${meta.weightsF16 ? `expandF16(${weights})` : weights};`,
+    `/** --split modules: the weights file beside the module; else "". */`,
+    `const WEIGHTS_FILE = ${jsString(split ? meta.weightsFile! : "")};`,
   ];
   if (backend.target === "wasm") {
     lines.push(
@@ -109,6 +121,10 @@ export function generatedBlock(plan: Plan, backend: BackendOutput, meta: EmitMet
       `/** WASM memory layout: arena at 0, weights at WEIGHTS_AT (bytes). */`,
       `const WEIGHTS_AT = ${backend.weightsAt};`,
       `const WEIGHT_BYTES = ${backend.weightBytes};`,
+      `const MEMORY_PAGES = ${backend.pages};`,
+      `/** --split: the weights file's bytes before the weights (base64) and their sha256. */`,
+      `const WEIGHTS_HEAD = ${jsString(split ? toBase64(weightsFileHead(backend)) : "")};`,
+      `const WEIGHTS_ID = ${jsString(split ? weightsModuleId(backend.weights) : "")};`,
       `/** The kernels with plain SIMD128 (mul + add). */`,
       `const WASM_SIMD = ${jsString(toBase64(backend.simd))};`,
       `/** The same kernels with the relaxed-SIMD FMA; "" when not compiled in. */`,
@@ -119,6 +135,16 @@ export function generatedBlock(plan: Plan, backend: BackendOutput, meta: EmitMet
   }
   return lines.join("\n");
 }
+
+/** The weights file's bytes before the weights (which are its last bytes: weights_file.ts). */
+function weightsFileHead(backend: BackendOutput): Uint8Array {
+  if (backend.target !== "wasm" || !backend.weightsModule) throw new Error("not a --split module");
+  const file = backend.weightsModule;
+  return file.subarray(0, file.length - backend.weights.length);
+}
+
+/** What `--split` accepts as the weights file's name: a plain file name, no path. */
+const WEIGHTS_FILE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.+-]*\.wasm$/;
 
 /**
  * Emits the module source.

@@ -13,27 +13,48 @@ import {
   OUTPUT_AT,
   POISON_ARENA,
   WEIGHTS,
+  WEIGHTS_FILE,
 } from "./generated.ts";
-import { instantiate } from "./loader.ts";
-import type { BatchEngine, BatchPrediction, Engine, Prediction } from "./types.ts";
+import { compileKernels, instantiate } from "./loader.ts";
+import type { BatchEngine, BatchPrediction, Engine, LoadOptions, Prediction } from "./types.ts";
 
 let engine: Engine | undefined;
 let loading: Promise<void> | undefined;
 
 /**
- * Instantiates the model once (idempotent); await it before {@link predict}.
+ * Instantiates the model once (idempotent; options count on the first call, and after a failed
+ * one); await it before {@link predict}. It ends with one run on a zero input, so that the first
+ * `predict` does not pay for compiling the kernels (engines compile WASM functions lazily, on
+ * their first call).
  *
+ * @param options `wasm`: where a `--split` module's weights file is, when not beside the module
  * @returns resolves when the model is ready
  */
-export function load(): Promise<void> {
-  loading ??= instantiate(WEIGHTS).then(useEngine);
+export function load(options: LoadOptions = {}): Promise<void> {
+  if (options.wasm !== undefined && !WEIGHTS_FILE) {
+    return Promise.reject(
+      new TypeError("load({ wasm }): this module embeds its weights (it was not compiled --split)"),
+    );
+  }
+  loading ??= compileKernels(options.wasm)
+    .then((kernels) => instantiate(WEIGHTS, kernels))
+    .then(useEngine);
+  // A failure is not kept, so load() can be called again (e.g. with another `wasm`).
+  loading.catch(() => loading = undefined);
   return loading;
 }
 
 /** Makes `e` the engine behind the API (`load`, or a pool worker with kernels it was sent). */
 function useEngine(e: Engine): void {
+  warmUp(e);
   engine = e;
   loading ??= Promise.resolve();
+}
+
+/** One run of the batch-1 kernels on a zero input (a valid input of every model). */
+function warmUp(e: Engine): void {
+  e.arena.fill(0, INPUT_AT, INPUT_AT + INPUT_LENGTH);
+  e.run();
 }
 
 function ready(): Engine {

@@ -35,6 +35,8 @@ export declare const ARENA_BYTES: number;
  * `--weights f16` modules the bytes `expandF16` (f16.ts) widened while the module was evaluated.
  */
 export declare const WEIGHTS: string | Uint8Array<ArrayBuffer>;
+/** `--split` modules (WASM target): the weights file's name, beside the module; else "". */
+export declare const WEIGHTS_FILE: string;
 
 // ---- WASM target (wasm_loader.ts) ----
 
@@ -42,6 +44,14 @@ export declare const WEIGHTS: string | Uint8Array<ArrayBuffer>;
 export declare const WEIGHTS_AT: number;
 /** Bytes of the f32 weights section in WASM memory. */
 export declare const WEIGHT_BYTES: number;
+/** The kernels' memory size in 64 KiB pages (fixed). */
+export declare const MEMORY_PAGES: number;
+/**
+ * `--split` modules: the weights file's bytes before the weights (base64), and the sha256 of
+ * the weights it holds (its "ggufc.weights" custom section); "" otherwise (weights_file.ts).
+ */
+export declare const WEIGHTS_HEAD: string;
+export declare const WEIGHTS_ID: string;
 /** The kernels with plain SIMD128 (mul + add), base64. */
 export declare const WASM_SIMD: string;
 /** The same kernels with the relaxed-SIMD FMA, base64; "" when not compiled in. */

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Engine } from "./types.ts";
+import type { Engine, WeightsSource } from "./types.ts";
 
 /**
  * What a pool posts to its workers so they need not compile again (the WASM target's
@@ -14,8 +14,11 @@ import type { Engine } from "./types.ts";
  */
 export type CompiledKernels = unknown;
 
-/** Prepares the kernels once per thread (the WASM target compiles and validates here). */
-export declare function compileKernels(): Promise<CompiledKernels>;
+/**
+ * Prepares the kernels once per thread (the WASM target compiles and validates here, and reads a
+ * `--split` module's weights file from `weights`, default beside the module).
+ */
+export declare function compileKernels(weights?: WeightsSource): Promise<CompiledKernels>;
 
 /**
  * Sets up the arena, the kernels and the weights.

@@ -13,9 +13,12 @@ let I: Int32Array = new Int32Array(0); // the arena, as int32 (index lists)
 let W: Float32Array = new Float32Array(0); // the weights
 let U: Uint8Array = new Uint8Array(0); // the weights, as bytes (quantised kernels)
 
-/** The TS kernels are this module's own functions: nothing to compile or to post to a worker. */
+/**
+ * The TS kernels are this module's own functions: nothing to compile or to post to a worker (and
+ * no weights file: the TS target always embeds its weights, so api.ts never passes one).
+ */
 type CompiledKernels = undefined;
-function compileKernels(): Promise<CompiledKernels> {
+function compileKernels(_weights?: unknown): Promise<CompiledKernels> {
   return Promise.resolve(undefined);
 }
 

@@ -28,6 +28,27 @@ export interface Info {
   readonly labels?: readonly string[];
 }
 
+/**
+ * Where a `--split` module's weights file (OUT.wasm) comes from: a URL or a path (relative to
+ * the module), its bytes, a `fetch` Response, or the file already compiled.
+ */
+export type WeightsSource =
+  | string
+  | URL
+  | ArrayBuffer
+  | ArrayBufferView<ArrayBuffer>
+  | Response
+  | WebAssembly.Module;
+
+/** Options of `load`. */
+export interface LoadOptions {
+  /**
+   * `--split` modules only: the weights file, when it is not served next to the module under
+   * the name the compiler gave it (bundlers, CDNs). Default: `new URL(file, import.meta.url)`.
+   */
+  readonly wasm?: WeightsSource;
+}
+
 /** One prediction; `predict` reuses the object and its view on the next call. */
 export interface Prediction {
   digit: number;

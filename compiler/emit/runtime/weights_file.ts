@@ -1,0 +1,196 @@
+/**
+ * `--split` modules: their weights file (OUT.wasm, `WEIGHTS_FILE`). The file is a WASM module
+ * with no code: a fixed head (the preamble, a "ggufc.weights" custom section holding the
+ * weights' sha256, the memory, its export, the data section's header) followed by the weights,
+ * which are the file's last `WEIGHT_BYTES` bytes (the data segment that lays them at
+ * `WEIGHTS_AT`).
+ *
+ * - Fetched (browsers, http URLs, a Response): compiled while it downloads
+ *   (`WebAssembly.compileStreaming`) and instantiated: a fresh memory with the weights in place.
+ * - From disk (Deno, Node) or from bytes: the head is checked byte for byte against `WEIGHTS_HEAD`
+ *   and only the tail is read into a new memory, one pass over the weights instead of three
+ *   (read, compile, instantiate each touch all of them; BENCHMARKS.md, Cold start).
+ *
+ * Either way the kernels import the memory.
+ *
+ * @module
+ */
+import {
+  MEMORY_PAGES,
+  WEIGHT_BYTES,
+  WEIGHTS_AT,
+  WEIGHTS_FILE,
+  WEIGHTS_HEAD,
+  WEIGHTS_ID,
+} from "./generated.ts";
+import { fromBase64 } from "./from_base64.ts";
+import type { WeightsSource } from "./types.ts";
+
+/** A weights file ready to instantiate; structured-cloneable, so the pool posts it to workers. */
+type WeightsFile =
+  | { readonly kind: "module"; readonly module: WebAssembly.Module }
+  | { readonly kind: "file"; readonly url: string }
+  | { readonly kind: "bytes"; readonly bytes: Uint8Array };
+
+/** The part of a file handle both Deno's and Node's (fs/promises) can be adapted to. */
+interface LocalFile {
+  size(): Promise<number>;
+  /** Reads up to `into.length` bytes at `position`; returns how many (0 at the end). */
+  readAt(into: Uint8Array, position: number): Promise<number>;
+  close(): Promise<void> | void;
+}
+
+/**
+ * Finds and checks the weights file: `source` (load's `wasm` option) or WEIGHTS_FILE beside the
+ * module.
+ */
+async function openWeightsFile(source: WeightsSource | undefined): Promise<WeightsFile> {
+  const given = source !== undefined;
+  const where = source instanceof WebAssembly.Module
+    ? "the WebAssembly.Module given to load()"
+    : source === undefined || typeof source === "string" || source instanceof URL
+    ? String(new URL(source ?? WEIGHTS_FILE, import.meta.url))
+    : "the weights given to load()";
+  let file: WeightsFile;
+  try {
+    if (source instanceof WebAssembly.Module) file = { kind: "module", module: source };
+    else if (source === undefined || typeof source === "string" || source instanceof URL) {
+      const url = new URL(source ?? WEIGHTS_FILE, import.meta.url);
+      file = url.protocol === "file:"
+        ? (await checkLocalFile(url), { kind: "file", url: url.href })
+        : { kind: "module", module: await compileResponse(await fetch(url)) };
+    } else if (typeof Response !== "undefined" && source instanceof Response) {
+      file = { kind: "module", module: await compileResponse(source) };
+    } else {
+      const b = source as ArrayBuffer | ArrayBufferView;
+      const bytes = b instanceof ArrayBuffer
+        ? new Uint8Array(b)
+        : new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+      checkHead(bytes, bytes.length);
+      file = { kind: "bytes", bytes };
+    }
+  } catch (e) {
+    throw new Error(
+      `could not load this module's weights from ${where}: ${(e as Error).message}` +
+        (given ? "" : `; serve ${WEIGHTS_FILE} next to the module, or pass it to load({ wasm })`),
+    );
+  }
+  if (file.kind === "module") {
+    const id = WebAssembly.Module.customSections(file.module, "ggufc.weights")[0];
+    if (!id || new TextDecoder().decode(id) !== WEIGHTS_ID) {
+      throw new Error(`${where} does not hold this module's weights (${notOurs})`);
+    }
+  }
+  return file;
+}
+
+const notOurs =
+  `expected ${WEIGHTS_FILE} from the same ggufc compile, weights sha256 ${WEIGHTS_ID}`;
+
+/** A memory of the kernels' size with the weights in place. */
+async function weightsMemory(file: WeightsFile): Promise<WebAssembly.Memory> {
+  if (file.kind === "module") {
+    const instance = await WebAssembly.instantiate(file.module);
+    return instance.exports.memory as WebAssembly.Memory;
+  }
+  const memory = new WebAssembly.Memory({ initial: MEMORY_PAGES, maximum: MEMORY_PAGES });
+  const target = new Uint8Array(memory.buffer, WEIGHTS_AT, WEIGHT_BYTES);
+  if (file.kind === "bytes") target.set(file.bytes.subarray(file.bytes.length - WEIGHT_BYTES));
+  else {
+    const f = await openLocal(new URL(file.url));
+    try {
+      await readFully(f, target, fromBase64(WEIGHTS_HEAD).length);
+    } finally {
+      await f.close();
+    }
+  }
+  return memory;
+}
+
+/** Throws unless `bytes` (the start of a file of `size` bytes) begins with this file's head. */
+function checkHead(bytes: Uint8Array, size: number): void {
+  const head = fromBase64(WEIGHTS_HEAD);
+  if (size !== head.length + WEIGHT_BYTES) {
+    throw new Error(`${size} bytes, expected ${head.length + WEIGHT_BYTES} (${notOurs})`);
+  }
+  for (let i = 0; i < head.length; i++) {
+    if (bytes[i] !== head[i]) {
+      throw new Error(`byte ${i} differs from the weights file's (${notOurs})`);
+    }
+  }
+}
+
+async function checkLocalFile(url: URL): Promise<void> {
+  const f = await openLocal(url);
+  try {
+    const head = new Uint8Array(fromBase64(WEIGHTS_HEAD).length);
+    await readFully(f, head, 0);
+    checkHead(head, await f.size());
+  } finally {
+    await f.close();
+  }
+}
+
+async function readFully(f: LocalFile, into: Uint8Array, position: number): Promise<void> {
+  for (let done = 0; done < into.length;) {
+    const n = await f.readAt(into.subarray(done), position + done);
+    if (n === 0) throw new Error(`the file ends ${into.length - done} bytes early`);
+    done += n;
+  }
+}
+
+/** Opens a local file with Deno's API, else Node's. */
+async function openLocal(url: URL): Promise<LocalFile> {
+  type DenoFile = {
+    stat(): Promise<{ size: number }>;
+    seek(offset: number, whence: 0): Promise<number>;
+    read(p: Uint8Array): Promise<number | null>;
+    close(): void;
+  };
+  const deno = (globalThis as { Deno?: { open(u: URL): Promise<DenoFile> } }).Deno;
+  if (deno) {
+    const f = await deno.open(url);
+    return {
+      size: async () => (await f.stat()).size,
+      readAt: async (into, position) => (await f.seek(position, 0), (await f.read(into)) ?? 0),
+      close: () => f.close(),
+    };
+  }
+  type NodeFile = {
+    stat(): Promise<{ size: number }>;
+    read(p: Uint8Array, offset: number, length: number, position: number): Promise<
+      { bytesRead: number }
+    >;
+    close(): Promise<void>;
+  };
+  // Node's fs through process.getBuiltinModule (the module has no imports at all): Node
+  // 20.16 and later.
+  const node = (globalThis as {
+    process?: { getBuiltinModule?(id: string): { open(u: URL, flags: string): Promise<NodeFile> } };
+  }).process;
+  const fs = node?.getBuiltinModule?.("node:fs/promises");
+  if (!fs) {
+    throw new Error(
+      "this engine can read neither Deno's nor Node's files (Node >= 20.16 has " +
+        "process.getBuiltinModule): pass the file's bytes to load({ wasm })",
+    );
+  }
+  const f = await fs.open(url, "r");
+  return {
+    size: async () => (await f.stat()).size,
+    readAt: async (into, position) => (await f.read(into, 0, into.length, position)).bytesRead,
+    close: () => f.close(),
+  };
+}
+
+/** Compiles while downloading when the server says application/wasm, else from the bytes. */
+async function compileResponse(response: Response): Promise<WebAssembly.Module> {
+  if (!response.ok) throw new Error(`HTTP ${response.status} ${response.statusText}`);
+  const type = response.headers.get("content-type") ?? "";
+  if (typeof WebAssembly.compileStreaming === "function" && type.startsWith("application/wasm")) {
+    return WebAssembly.compileStreaming(response);
+  }
+  return WebAssembly.compile(await response.arrayBuffer());
+}
+
+export { openWeightsFile, type WeightsFile, weightsMemory };
