@@ -72,3 +72,28 @@ Deno.test("bench/memory.ts runs the predictions it is asked for and reports a pe
     assert.ok(Number.isSafeInteger(r.peakRssBytes) && r.peakRssBytes > 0);
   }
 });
+
+Deno.test("bench/cold_start.ts measures fresh Deno and Node processes, single file and --split", async () => {
+  const r = await deno([
+    "run",
+    "-A",
+    "bench/cold_start.ts",
+    "--runs",
+    "1",
+    "--models",
+    "mnist-cnn-small",
+  ]);
+  assert.ok(r.ok, r.err);
+  // One row per output and runtime, each with seven figures; then the step-by-step row.
+  for (const output of ["single file", "--split"]) {
+    for (const runtime of ["Deno", "Node"]) {
+      const row = new RegExp(
+        `^\\| mnist-cnn-small \\| f32 \\| ${output} \\| [^|]+ \\| ${runtime}( \\| [0-9.]+){6} \\|$`,
+        "m",
+      );
+      assert.match(r.out, row);
+    }
+  }
+  assert.match(r.out, /^\| mnist-cnn-small \| \d+ KiB( \| [0-9.]+){8} \|$/m);
+  assert.match(r.out, /First touch of fresh memory: [0-9.]+ us per 4 KiB page/);
+});

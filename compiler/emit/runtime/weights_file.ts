@@ -32,12 +32,16 @@ type WeightsFile =
   | { readonly kind: "file"; readonly url: string }
   | { readonly kind: "bytes"; readonly bytes: Uint8Array };
 
-/** The part of a file handle both Deno's and Node's (fs/promises) can be adapted to. */
+/**
+ * A local file, read synchronously: a cold start reads one file once, and synchronous reads skip
+ * starting the runtime's I/O thread pool (Deno's and Node's first asynchronous file operation
+ * costs milliseconds).
+ */
 interface LocalFile {
-  size(): Promise<number>;
+  readonly size: number;
   /** Reads up to `into.length` bytes at `position`; returns how many (0 at the end). */
-  readAt(into: Uint8Array, position: number): Promise<number>;
-  close(): Promise<void> | void;
+  readAt(into: Uint8Array, position: number): number;
+  close(): void;
 }
 
 /**
@@ -57,7 +61,7 @@ async function openWeightsFile(source: WeightsSource | undefined): Promise<Weigh
     else if (source === undefined || typeof source === "string" || source instanceof URL) {
       const url = new URL(source ?? WEIGHTS_FILE, import.meta.url);
       file = url.protocol === "file:"
-        ? (await checkLocalFile(url), { kind: "file", url: url.href })
+        ? (checkLocalFile(url), { kind: "file", url: url.href })
         : { kind: "module", module: await compileResponse(await fetch(url)) };
     } else if (typeof Response !== "undefined" && source instanceof Response) {
       file = { kind: "module", module: await compileResponse(source) };
@@ -97,11 +101,11 @@ async function weightsMemory(file: WeightsFile): Promise<WebAssembly.Memory> {
   const target = new Uint8Array(memory.buffer, WEIGHTS_AT, WEIGHT_BYTES);
   if (file.kind === "bytes") target.set(file.bytes.subarray(file.bytes.length - WEIGHT_BYTES));
   else {
-    const f = await openLocal(new URL(file.url));
+    const f = openLocal(new URL(file.url));
     try {
-      await readFully(f, target, fromBase64(WEIGHTS_HEAD).length);
+      readFully(f, target, fromBase64(WEIGHTS_HEAD).length);
     } finally {
-      await f.close();
+      f.close();
     }
   }
   return memory;
@@ -120,66 +124,63 @@ function checkHead(bytes: Uint8Array, size: number): void {
   }
 }
 
-async function checkLocalFile(url: URL): Promise<void> {
-  const f = await openLocal(url);
+function checkLocalFile(url: URL): void {
+  const f = openLocal(url);
   try {
     const head = new Uint8Array(fromBase64(WEIGHTS_HEAD).length);
-    await readFully(f, head, 0);
-    checkHead(head, await f.size());
+    readFully(f, head, 0);
+    checkHead(head, f.size);
   } finally {
-    await f.close();
+    f.close();
   }
 }
 
-async function readFully(f: LocalFile, into: Uint8Array, position: number): Promise<void> {
+function readFully(f: LocalFile, into: Uint8Array, position: number): void {
   for (let done = 0; done < into.length;) {
-    const n = await f.readAt(into.subarray(done), position + done);
+    const n = f.readAt(into.subarray(done), position + done);
     if (n === 0) throw new Error(`the file ends ${into.length - done} bytes early`);
     done += n;
   }
 }
 
 /** Opens a local file with Deno's API, else Node's. */
-async function openLocal(url: URL): Promise<LocalFile> {
+function openLocal(url: URL): LocalFile {
   type DenoFile = {
-    stat(): Promise<{ size: number }>;
-    seek(offset: number, whence: 0): Promise<number>;
-    read(p: Uint8Array): Promise<number | null>;
+    statSync(): { size: number };
+    seekSync(offset: number, whence: 0): number;
+    readSync(p: Uint8Array): number | null;
     close(): void;
   };
-  const deno = (globalThis as { Deno?: { open(u: URL): Promise<DenoFile> } }).Deno;
+  const deno = (globalThis as { Deno?: { openSync(u: URL): DenoFile } }).Deno;
   if (deno) {
-    const f = await deno.open(url);
+    const f = deno.openSync(url);
     return {
-      size: async () => (await f.stat()).size,
-      readAt: async (into, position) => (await f.seek(position, 0), (await f.read(into)) ?? 0),
+      size: f.statSync().size,
+      readAt: (into, position) => (f.seekSync(position, 0), f.readSync(into) ?? 0),
       close: () => f.close(),
     };
   }
-  type NodeFile = {
-    stat(): Promise<{ size: number }>;
-    read(p: Uint8Array, offset: number, length: number, position: number): Promise<
-      { bytesRead: number }
-    >;
-    close(): Promise<void>;
+  type NodeFs = {
+    openSync(u: URL, flags: string): number;
+    fstatSync(fd: number): { size: number };
+    readSync(fd: number, p: Uint8Array, offset: number, length: number, position: number): number;
+    closeSync(fd: number): void;
   };
   // Node's fs through process.getBuiltinModule (the module has no imports at all): Node
   // 20.16 and later.
-  const node = (globalThis as {
-    process?: { getBuiltinModule?(id: string): { open(u: URL, flags: string): Promise<NodeFile> } };
-  }).process;
-  const fs = node?.getBuiltinModule?.("node:fs/promises");
+  const node = (globalThis as { process?: { getBuiltinModule?(id: string): NodeFs } }).process;
+  const fs = node?.getBuiltinModule?.("node:fs");
   if (!fs) {
     throw new Error(
       "this engine can read neither Deno's nor Node's files (Node >= 20.16 has " +
         "process.getBuiltinModule): pass the file's bytes to load({ wasm })",
     );
   }
-  const f = await fs.open(url, "r");
+  const fd = fs.openSync(url, "r");
   return {
-    size: async () => (await f.stat()).size,
-    readAt: async (into, position) => (await f.read(into, 0, into.length, position)).bytesRead,
-    close: () => f.close(),
+    size: fs.fstatSync(fd).size,
+    readAt: (into, position) => fs.readSync(fd, into, 0, into.length, position),
+    close: () => fs.closeSync(fd),
   };
 }
 
