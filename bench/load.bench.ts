@@ -8,7 +8,10 @@
  *   memory; the number a deployed user pays once the file is read and evaluated (the module
  *   instantiates once per import, so each call needs a new copy);
  * - `import + load`: the same with the `import()` inside the timed part (Deno parses and
- *   evaluates the module again: a new URL each time).
+ *   evaluates the module again: a new URL each time);
+ * - `+ first predict`: `import + load` and the first `predict()`, the whole cold path of one
+ *   model in a warm process; `--split: ...`: the same for the `--split` module (OUT.js with
+ *   OUT.wasm beside it). A fresh process pays more (bench/cold_start.ts).
  *
  * Run: `deno task bench` (all suites) or `deno bench -A bench/load.bench.ts`.
  *
@@ -18,10 +21,11 @@ import { readFileSync } from "node:fs";
 import { readGguf } from "../ggml/gguf_reader.ts";
 import { isLegacyGgml, readLegacyGgml } from "../ggml/legacy.ts";
 import { loadModel } from "../compiler/frontend/mod.ts";
-import { planGraph } from "../compiler/mod.ts";
+import { bundleJs, compileGraph, planGraph } from "../compiler/mod.ts";
 import { toFileUrl } from "../compiler/emit/path_url.ts";
 import {
   benchModels,
+  BUILD_DIR,
   emitWasm,
   iterations,
   modelNotes,
@@ -29,6 +33,12 @@ import {
   ROOT,
   SMOKE,
 } from "./setup.ts";
+
+/** What the load benches call on a freshly imported module. */
+interface FreshModule {
+  load(): Promise<void>;
+  predict(image: Uint8Array): unknown;
+}
 
 const models = benchModels();
 for (const note of modelNotes) console.error(`note: ${note}`);
@@ -70,7 +80,7 @@ for (const spec of models) {
   // (deno bench runs about n + warmup calls of a function this slow).
   const jsUrl = toFileUrl(model.paths.wasmJs).href;
   const fewCalls = SMOKE ? { n: 2, warmup: 0 } : { n: 20, warmup: 2 };
-  const freshCopy = () => import(`${jsUrl}?fresh=${fresh++}`) as Promise<{ load(): Promise<void> }>;
+  const freshCopy = () => import(`${jsUrl}?fresh=${fresh++}`) as Promise<FreshModule>;
   Deno.bench({
     name: "instantiate",
     group,
@@ -89,6 +99,32 @@ for (const spec of models) {
     fn: async () => {
       const m = await freshCopy();
       await m.load();
+    },
+  });
+  const image = new Uint8Array(784).map((_, i) => (i * 13) % 256);
+  Deno.bench({
+    name: "+ first predict",
+    group,
+    ...fewCalls,
+    fn: async () => {
+      const m = await freshCopy();
+      await m.load();
+      m.predict(image);
+    },
+  });
+  const split = compileGraph(model.graph, { weightsFile: `${spec.id}.split.wasm` });
+  const splitJs = `${BUILD_DIR}${spec.id}.split.js`;
+  Deno.writeTextFileSync(splitJs, await bundleJs(split.source));
+  Deno.writeFileSync(`${BUILD_DIR}${spec.id}.split.wasm`, split.weightsWasm!);
+  const splitUrl = toFileUrl(splitJs).href;
+  Deno.bench({
+    name: "--split: + first predict",
+    group,
+    ...fewCalls,
+    fn: async () => {
+      const m = await import(`${splitUrl}?fresh=${fresh++}`) as FreshModule;
+      await m.load();
+      m.predict(image);
     },
   });
 }

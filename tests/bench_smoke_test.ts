@@ -47,7 +47,15 @@ Deno.test("smoke mode runs the load, latency and throughput suites with every gr
   ]);
   assert.deepEqual(
     names("mnist-fc load"),
-    ["emit", "graph", "import + load", "instantiate", "read + parse"],
+    [
+      "+ first predict",
+      "--split: + first predict",
+      "emit",
+      "graph",
+      "import + load",
+      "instantiate",
+      "read + parse",
+    ],
   );
   const baselines = run.benches.filter((b) => b.baseline).map((b) => `${b.group}/${b.name}`);
   assert.deepEqual(baselines.sort(), [
