@@ -152,7 +152,19 @@ export async function createPeers(
  * @param id which peer
  * @returns the peer
  */
-export function createPeer(graph: Graph, id: PeerId): Promise<Peer> {
+export async function createPeer(graph: Graph, id: PeerId): Promise<Peer> {
+  // TF.js's WASM backend (its Emscripten glue, when it sees Node's APIs) sets the global Worker
+  // to node:worker_threads' Worker, which takes no module URL; our modules' pools in the same
+  // process need the web Worker back.
+  const worker = Object.getOwnPropertyDescriptor(globalThis, "Worker");
+  try {
+    return await createPeerOf(graph, id);
+  } finally {
+    if (worker) Object.defineProperty(globalThis, "Worker", worker);
+  }
+}
+
+function createPeerOf(graph: Graph, id: PeerId): Promise<Peer> {
   switch (id) {
     case "ort-web":
       return createOrtWebPeer(graph);
