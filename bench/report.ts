@@ -474,7 +474,9 @@ export function renderReport(data: ReportData): string {
       "## Throughput (predictBatch)",
       "",
       "Images per second = batch / deno bench average time per call; `vs WASM` > 1 is faster " +
-        "than our module. Our modules run a batch image by image through the same kernels.",
+        "than our module. `wasm`: `predictBatch` (whole chunks through the batch kernels, " +
+        "`runBatch`; the rest image by image); `wasm-b1`: the same model compiled without the " +
+        "batch path; `wasm-pool2`: `createPool(2)`.",
       "",
       ...throughput,
     );
