@@ -36,6 +36,7 @@ import {
   reference,
   rng,
 } from "../testkit/random_graphs.ts";
+import { runNodeScript } from "./helpers/node.ts";
 
 const NETS: readonly { name: string; spec: ConvNetSpec }[] = [
   {
@@ -251,28 +252,21 @@ Deno.test("in Node 20 (no relaxed SIMD) int8 and auto modules run the plain vari
     const images = new Float32Array(4 * 784);
     for (let t = 0; t < 4; t++) images.set(randomImage(rng(80 + t), 784), t * 784);
     const runner = `${dir}/run.mjs`;
-    Deno.writeTextFileSync(
-      runner,
-      `import { readFileSync } from "node:fs";
+    const script = `import { readFileSync } from "node:fs";
 const m = await import(new URL(process.argv[2], "file:///").href);
 await m.load();
 const x = new Float32Array(new Uint8Array(readFileSync(process.argv[3])).buffer);
 const r = m.predictBatch(x, x.length / 784);
 console.log(JSON.stringify({ backend: m.backend(), p: Array.from(r.probabilities) }));
-`,
-    );
+`;
     Deno.writeFileSync(`${dir}/x.bin`, new Uint8Array(images.buffer));
     for (const conv of ["int8", "auto"] as const) {
       const js = `${dir}/${conv}.mjs`;
       Deno.writeTextFileSync(js, await bundleJs(compileGraph(g, { conv }).source));
-      const out = await new Deno.Command("node", {
-        args: [runner, js, `${dir}/x.bin`],
-        stdout: "piped",
-        stderr: "piped",
-        signal: AbortSignal.timeout(60_000),
-      }).output();
-      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-      const got = JSON.parse(new TextDecoder().decode(out.stdout));
+      const got = await runNodeScript(runner, script, [js, `${dir}/x.bin`]) as {
+        backend: string;
+        p: number[];
+      };
       assert.equal(got.backend, "wasm-simd128");
       // The same module without its relaxed variant, in Deno: the plain kernels.
       const plain = await loadEmittedSource(compileGraph(g, { conv, relaxed: false }).source);

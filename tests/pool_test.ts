@@ -15,6 +15,7 @@ import type { EmittedModule } from "../compiler/emit/emitted_module.ts";
 import { loadMnist } from "../data/mnist_data.ts";
 import { fcWeights, ggmlCnnWeights, ggufOf } from "../testkit/models.ts";
 import { launchChromium } from "../testkit/chromium.ts";
+import { runNodeScript } from "./helpers/node.ts";
 
 /** An emitted module, which (emitted by this compiler) always has createPool. */
 type PoolModule = Required<EmittedModule>;
@@ -179,9 +180,7 @@ Deno.test("pool.predictBatch() goes by an input's own length, not by a subclass'
 
 Deno.test("in Node 20 a pool of 2 gives predictBatch()'s results bit for bit, and close() lets the process exit", async () => {
   const runner = `${dir}/run_pool.mjs`;
-  Deno.writeTextFileSync(
-    runner,
-    `import { readFileSync } from "node:fs";
+  const script = `import { readFileSync } from "node:fs";
 const m = await import(new URL(process.argv[2], "file:///").href);
 await m.load();
 const images = new Uint8Array(readFileSync(process.argv[3]));
@@ -198,20 +197,15 @@ for (const shared of [true, false]) {
   await pool.close();
 }
 console.log(JSON.stringify({ backend: m.backend(), results }));
-`,
-  );
+`;
   Deno.writeFileSync(`${dir}/images.bin`, IMAGES);
   for (const model of [fcModel(), cnnModel()]) {
     const { js } = await emitted(model, "wasm");
-    const out = await new Deno.Command("node", {
-      args: [runner, js, `${dir}/images.bin`],
-      stdout: "piped",
-      stderr: "piped",
-      // A pool that failed to end its workers would keep node alive: fail instead of hanging.
-      signal: AbortSignal.timeout(60_000),
-    }).output();
-    assert.equal(out.code, 0, `${model.name}: ${new TextDecoder().decode(out.stderr)}`);
-    const got = JSON.parse(new TextDecoder().decode(out.stdout));
+    // A pool that failed to end its workers would keep node alive: runNodeScript fails at 60 s.
+    const got = await runNodeScript(runner, script, [js, `${dir}/images.bin`]) as {
+      backend: string;
+      results: unknown[];
+    };
     assert.match(got.backend, /^wasm-/);
     assert.deepEqual(got.results, [
       { shared: true, count: COUNT, sameBits: true, sameDigits: true },

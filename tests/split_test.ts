@@ -12,6 +12,7 @@ import { toFileUrl } from "../compiler/emit/path_url.ts";
 import type { EmittedModule } from "../compiler/emit/emitted_module.ts";
 import { loadMnist } from "../data/mnist_data.ts";
 import { launchChromium } from "../testkit/chromium.ts";
+import { runNodeScript } from "./helpers/node.ts";
 
 const COUNT = 200;
 const IMAGES = loadMnist("test").images.pixels.slice(0, COUNT * 784);
@@ -171,9 +172,8 @@ Deno.test("load({ wasm }) on a module that embeds its weights is a TypeError", a
 Deno.test("in Node 20 a --split module reads its weights file and matches the single-file results", async () => {
   const { js } = await splitModule();
   Deno.writeFileSync(`${dir}/images.bin`, IMAGES);
-  const runner = `${dir}/run_split.mjs`;
-  Deno.writeTextFileSync(
-    runner,
+  const got = await runNodeScript(
+    `${dir}/run_split.mjs`,
     `import { readFileSync } from "node:fs";
 const m = await import(new URL(process.argv[2], "file:///").href);
 await m.load();
@@ -181,15 +181,8 @@ const images = new Uint8Array(readFileSync(process.argv[3]));
 const p = m.predictBatch(images, images.length / 784).probabilities;
 console.log(JSON.stringify({ backend: m.backend(), hex: Buffer.from(p.buffer, p.byteOffset, p.byteLength).toString("hex") }));
 `,
-  );
-  const out = await new Deno.Command("node", {
-    args: [runner, js, `${dir}/images.bin`],
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(60_000),
-  }).output();
-  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-  const got = JSON.parse(new TextDecoder().decode(out.stdout));
+    [js, `${dir}/images.bin`],
+  ) as { backend: string; hex: string };
   // Node 20 has no relaxed SIMD: the plain kernels, whose f32 convs differ from the relaxed
   // variant's int8 ones; compare with a plain single-file module instead.
   assert.equal(got.backend, "wasm-simd128");
