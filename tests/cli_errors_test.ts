@@ -5,7 +5,7 @@
  * real `main.ts` to check what a user's terminal sees.
  */
 import assert from "node:assert/strict";
-import { main } from "../main.ts";
+import { failsWithOneLine, runMain } from "./helpers/cli.ts";
 import { EXIT_FORMAT_ERROR, EXIT_USAGE_ERROR } from "../ggml/errors.ts";
 import { caseInput } from "../tools/fuzz/runner.ts";
 import { seedsOf } from "../tools/fuzz/seeds.ts";
@@ -18,32 +18,6 @@ const path = (name: string) => `${dir}/${name}`;
 function write(name: string, bytes: Uint8Array): string {
   Deno.writeFileSync(path(name), bytes);
   return path(name);
-}
-
-/** Runs `main(args)` with console output captured. */
-async function cli(args: string[]): Promise<{ code: number; stderr: string[] }> {
-  const stderr: string[] = [];
-  const { error, log, warn, info } = console;
-  console.error = (...a: unknown[]) => stderr.push(a.join(" "));
-  console.warn = console.error;
-  console.log = console.info = () => {};
-  try {
-    const code = await main(args);
-    return { code, stderr: stderr.join("\n").split("\n").filter((l) => l !== "") };
-  } finally {
-    Object.assign(console, { error, log, warn, info });
-  }
-}
-
-/** Asserts exit `code` and exactly one stderr line `ggufc <command>: ...` matching `pattern`. */
-async function failsWithOneLine(args: string[], code: number, pattern: RegExp): Promise<void> {
-  const r = await cli(args);
-  assert.equal(r.code, code, `exit code of ggufc ${args.join(" ")}: ${r.stderr.join(" | ")}`);
-  assert.equal(r.stderr.length, 1, `one line, got:\n${r.stderr.join("\n")}`);
-  const line = r.stderr[0]!;
-  assert.ok(line.startsWith(`ggufc ${args[0]}: `), line);
-  assert.doesNotMatch(line, /\bat .*\.ts:\d+/, "no stack frame");
-  assert.match(line, pattern);
 }
 
 const truncatedGguf = write("truncated.gguf", ggufHeader(3, 1, 0).build().subarray(0, 12));
@@ -159,10 +133,10 @@ Deno.test("'ggufc info' and 'ggufc run' end in a result or one line for 80 fuzze
     for (let i = 0; i < 80; i++) {
       const file = write(`fuzz-${format}-${i}.bin`, caseInput(format, seeds, 7, i));
       for (const cmd of cmds) {
-        const r = await cli(cmd === "run" ? [cmd, file, "--index", String(i)] : [cmd, file]);
+        const r = await runMain(cmd === "run" ? [cmd, file, "--index", String(i)] : [cmd, file]);
         if (r.code === 0) continue;
-        assert.equal(r.code, EXIT_FORMAT_ERROR, `${cmd} on ${format} case ${i}: ${r.stderr}`);
-        assert.equal(r.stderr.length, 1, r.stderr.join("\n"));
+        assert.equal(r.code, EXIT_FORMAT_ERROR, `${cmd} on ${format} case ${i}: ${r.errLines}`);
+        assert.equal(r.errLines.length, 1, r.errLines.join("\n"));
       }
     }
   }
@@ -184,13 +158,13 @@ Deno.test("'ggufc convert' and 'ggufc run --images' end in a result or one line 
       ],
     ];
     for (const args of cases) {
-      const r = await cli(args);
+      const r = await runMain(args);
       if (r.code === 0) continue;
       assert.ok(
         [EXIT_FORMAT_ERROR, EXIT_USAGE_ERROR].includes(r.code),
-        `${args[0]} case ${i}: ${r.stderr}`,
+        `${args[0]} case ${i}: ${r.errLines}`,
       );
-      assert.equal(r.stderr.length, 1, r.stderr.join("\n"));
+      assert.equal(r.errLines.length, 1, r.errLines.join("\n"));
     }
   }
 });
@@ -232,8 +206,8 @@ Deno.test({
     const b = ggufHeader(3, 1, 0).str(name).u32(9).u64(1);
     const file = write("control-chars.gguf", padZeros(b.build(), 40));
     await failsWithOneLine(["info", file], EXIT_FORMAT_ERROR, /n_dims/);
-    const r = await cli(["info", file]);
-    assert.ok(!r.stderr.join("\n").includes("\x1b"), "no raw ESC on the terminal");
+    const r = await runMain(["info", file]);
+    assert.ok(!r.errLines.join("\n").includes("\x1b"), "no raw ESC on the terminal");
   },
 });
 

@@ -6,7 +6,7 @@
  * through the file layer's read counters), and a failed write leaves the old file as it was.
  */
 import assert from "node:assert/strict";
-import { main } from "../main.ts";
+import { failsWithOneLine } from "./helpers/cli.ts";
 import { EXIT_FORMAT_ERROR, EXIT_IO_ERROR, EXIT_USAGE_ERROR, IoError } from "../ggml/errors.ts";
 import {
   MODEL_FILE,
@@ -21,33 +21,6 @@ const dir = Deno.makeTempDirSync({ prefix: "ggufc-cli-files-" });
 const at = (name: string) => `${dir}/${name}`;
 const MODEL = new URL("../models/mnist-fc.gguf", import.meta.url).pathname;
 const modelBytes = Deno.readFileSync(MODEL);
-
-/** Runs `main(args)` with console output captured. */
-async function cli(args: string[]): Promise<{ code: number; stderr: string[] }> {
-  const stderr: string[] = [];
-  const { error, log, warn, info } = console;
-  console.error = (...a: unknown[]) => stderr.push(a.join(" "));
-  console.warn = console.error;
-  console.log = console.info = () => {};
-  try {
-    const code = await main(args);
-    return { code, stderr: stderr.join("\n").split("\n").filter((l) => l !== "") };
-  } finally {
-    Object.assign(console, { error, log, warn, info });
-  }
-}
-
-/** Asserts exit `code` and exactly one stderr line `ggufc <command>: ...` matching `pattern`. */
-async function oneLine(args: string[], code: number, pattern: RegExp): Promise<string> {
-  const r = await cli(args);
-  assert.equal(r.code, code, `exit code of ggufc ${args.join(" ")}: ${r.stderr.join(" | ")}`);
-  assert.equal(r.stderr.length, 1, `one line, got:\n${r.stderr.join("\n")}`);
-  const line = r.stderr[0]!;
-  assert.ok(line.startsWith(`ggufc ${args[0]}: `), line);
-  assert.doesNotMatch(line, /\bat .*\.ts:\d+/, "no stack frame");
-  assert.match(line, pattern);
-  return line;
-}
 
 function tempFiles(): string[] {
   return [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.endsWith(".ggufc-tmp"));
@@ -72,29 +45,33 @@ Deno.test("-o to a full disk is one line and exit 4 for compile, graph, export a
       ["eval", MODEL, "--images", images, "--labels", labels, "--predictions", full("tsv")],
     ]
   ) {
-    await oneLine(args, EXIT_IO_ERROR, /cannot write '.*full\.\w+': no space left on device$/);
+    await failsWithOneLine(
+      args,
+      EXIT_IO_ERROR,
+      /cannot write '.*full\.\w+': no space left on device$/,
+    );
   }
 });
 
 Deno.test("-o under a file, with a 300-byte name, or through a symlink loop is one line and exit 4", async () => {
-  await oneLine(
+  await failsWithOneLine(
     ["compile", MODEL, "-o", `${MODEL}/x.ts`],
     EXIT_IO_ERROR,
     /mnist-fc\.gguf' is not a directory$/,
   );
-  await oneLine(
+  await failsWithOneLine(
     ["compile", MODEL, "-o", at(`${"a".repeat(300)}.ts`)],
     EXIT_IO_ERROR,
     /file name too long$/,
   );
   Deno.symlinkSync(at("loop-b.ts"), at("loop-a.ts"));
   Deno.symlinkSync(at("loop-a.ts"), at("loop-b.ts"));
-  await oneLine(
+  await failsWithOneLine(
     ["compile", MODEL, "-o", at("loop-a.ts")],
     EXIT_IO_ERROR,
     /too many levels of symbolic links$/,
   );
-  await oneLine(["info", at("loop-a.ts")], EXIT_IO_ERROR, /cannot read .*symbolic links$/);
+  await failsWithOneLine(["info", at("loop-a.ts")], EXIT_IO_ERROR, /cannot read .*symbolic links$/);
 });
 
 // --- inputs that are not regular files --------------------------------------------------------
@@ -114,11 +91,19 @@ Deno.test("a FIFO, a socket, a device or a folder as the model is one line and e
         : cmd === "graph"
         ? ["-o", at("x.dot")]
         : [];
-      await oneLine([cmd, fifo, ...extra], EXIT_USAGE_ERROR, /is a named pipe \(FIFO\), not a/);
-      await oneLine([cmd, sock, ...extra], EXIT_USAGE_ERROR, /is a socket, not a regular file/);
+      await failsWithOneLine(
+        [cmd, fifo, ...extra],
+        EXIT_USAGE_ERROR,
+        /is a named pipe \(FIFO\), not a/,
+      );
+      await failsWithOneLine(
+        [cmd, sock, ...extra],
+        EXIT_USAGE_ERROR,
+        /is a socket, not a regular file/,
+      );
     }
-    await oneLine(["info", "/dev/zero"], EXIT_USAGE_ERROR, /is a character device, not a/);
-    await oneLine(["info", dir], EXIT_USAGE_ERROR, /is a directory/);
+    await failsWithOneLine(["info", "/dev/zero"], EXIT_USAGE_ERROR, /is a character device, not a/);
+    await failsWithOneLine(["info", dir], EXIT_USAGE_ERROR, /is a directory/);
     assert.equal(readCounters.files, 0, "no file was opened");
   } finally {
     listener.close();
@@ -131,7 +116,7 @@ Deno.test("a sparse file over the model limit is refused from its size, one unde
   f.truncateSync(5 * 2 ** 30);
   f.close();
   resetReadCounters();
-  await oneLine(
+  await failsWithOneLine(
     ["info", huge],
     EXIT_FORMAT_ERROR,
     /byte 0: file size: expected at most 536870912 bytes for a model file, found 5368709120/,
@@ -143,7 +128,11 @@ Deno.test("a sparse file over the model limit is refused from its size, one unde
   g.truncateSync(300 * 2 ** 20);
   g.close();
   resetReadCounters();
-  await oneLine(["compile", big, "-o", at("big.ts")], EXIT_FORMAT_ERROR, /byte 0: magic: .*00 00/);
+  await failsWithOneLine(
+    ["compile", big, "-o", at("big.ts")],
+    EXIT_FORMAT_ERROR,
+    /byte 0: magic: .*00 00/,
+  );
   assert.equal(readCounters.bytesRead, 4, "only the magic was read");
 });
 
@@ -177,7 +166,7 @@ Deno.test("an output that is an input of the same command is refused with exit 2
       ["eval", m, "--images", img, "--predictions", img],
     ]
   ) {
-    await oneLine(args, EXIT_USAGE_ERROR, /cannot write '.*': it is (an|the) input/);
+    await failsWithOneLine(args, EXIT_USAGE_ERROR, /cannot write '.*': it is (an|the) input/);
   }
   assert.deepEqual([m, js, dot, onnx, img].map((p) => Deno.readFileSync(p)), before);
 });
@@ -245,14 +234,18 @@ Deno.test("writing through a symlink replaces its target and keeps the link", as
 // --- number flags ---------------------------------------------------------------------------
 
 Deno.test("a negative number flag says it is out of range, not that the argument is ambiguous", async () => {
-  await oneLine(
+  await failsWithOneLine(
     ["train", "fc", "-o", at("t.gguf"), "--epochs", "-1"],
     EXIT_USAGE_ERROR,
     /--epochs must be an integer from 1 to 1000, got '-1'$/,
   );
-  await oneLine(["web", "--port", "-1"], EXIT_USAGE_ERROR, /--port must be .* got '-1'$/);
-  await oneLine(["run", MODEL, "--index", "-1"], EXIT_USAGE_ERROR, /--index must be .* got '-1'$/);
-  await oneLine(
+  await failsWithOneLine(["web", "--port", "-1"], EXIT_USAGE_ERROR, /--port must be .* got '-1'$/);
+  await failsWithOneLine(
+    ["run", MODEL, "--index", "-1"],
+    EXIT_USAGE_ERROR,
+    /--index must be .* got '-1'$/,
+  );
+  await failsWithOneLine(
     ["graph", MODEL, "-o", at("g.png"), "--scale", "-0.5"],
     EXIT_USAGE_ERROR,
     /--scale must be a number from 0.25 to 8, got '-0.5'$/,

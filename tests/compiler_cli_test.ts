@@ -3,7 +3,7 @@
  * the summary, and turns user mistakes into one-line errors with the usage exit code.
  */
 import assert from "node:assert/strict";
-import { main } from "../main.ts";
+import { runMain } from "./helpers/cli.ts";
 import { loadEmittedModule } from "../compiler/emit/load.ts";
 import { EXIT_USAGE_ERROR } from "../ggml/errors.ts";
 
@@ -18,21 +18,6 @@ try {
   );
 }
 
-/** Runs main() and returns its exit code and what it printed. */
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [], err: string[] = [];
-  const log = console.log, error = console.error;
-  console.log = (...a: unknown[]) => void out.push(a.join(" "));
-  console.error = (...a: unknown[]) => void err.push(a.join(" "));
-  try {
-    const code = await main(args);
-    return { code, out: out.join("\n"), err: err.join("\n") };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
-}
-
 Deno.test({
   name: "ggufc compile writes OUT.ts and OUT.js and prints the plan and the summary",
   ignore: !haveFixture,
@@ -41,7 +26,14 @@ Deno.test({
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "ggufc_cli_" });
     try {
-      const r = await cli(["compile", FIXTURE.pathname, "-o", `${dir}/fc.ts`, "--js", "--plan"]);
+      const r = await runMain([
+        "compile",
+        FIXTURE.pathname,
+        "-o",
+        `${dir}/fc.ts`,
+        "--js",
+        "--plan",
+      ]);
       assert.equal(r.code, 0, r.err);
       assert.match(r.out, /dense 784 -> 500 \+ bias \+ relu/);
       assert.match(r.out, /arena \d+ bytes \(naive \d+, lower bound \d+\)/);
@@ -71,7 +63,7 @@ Deno.test("ggufc compile reports a missing -o, a bad target and a missing file a
       [["compile", "-o", "x.ts"], /one MODEL file/],
     ] as const
   ) {
-    const r = await cli([...args]);
+    const r = await runMain([...args]);
     assert.equal(r.code, EXIT_USAGE_ERROR, `${args.join(" ")}: ${r.err}`);
     assert.match(r.err, message);
     assert.equal(r.err.split("\n").length, 1);
@@ -87,7 +79,7 @@ Deno.test({
     const dir = await Deno.makeTempDir({ prefix: "ggufc_cli_split_" });
     try {
       const model = "models/mnist-cnn-small.gguf";
-      const r = await cli(["compile", model, "-o", `${dir}/digits.js`, "--split"]);
+      const r = await runMain(["compile", model, "-o", `${dir}/digits.js`, "--split"]);
       assert.equal(r.code, 0, r.err);
       assert.match(r.out, /weights file \d+ bytes/);
       assert.match(r.out, /wrote .*digits\.js, .*digits\.wasm/);
@@ -100,7 +92,7 @@ Deno.test({
           [["--weights", "f16"], /--weights f16 is for single-file modules/],
         ] as const
       ) {
-        const bad = await cli(["compile", model, "-o", `${dir}/bad.js`, "--split", ...flags]);
+        const bad = await runMain(["compile", model, "-o", `${dir}/bad.js`, "--split", ...flags]);
         assert.equal(bad.code, EXIT_USAGE_ERROR, bad.err);
         assert.match(bad.err, message);
         assert.doesNotMatch(bad.err, /\n\s+at /, "no stack trace");

@@ -7,7 +7,7 @@
  * (tests/magika_cli_files_test.ts).
  */
 import { assert, assertEquals } from "./helpers/assert.ts";
-import { main } from "../main.ts";
+import { runMain } from "./helpers/cli.ts";
 import { EXIT_USAGE_ERROR } from "../ggml/errors.ts";
 import { MAGIKA_TENSORS } from "../compiler/frontend/magika_graph.ts";
 import { GgmlType } from "../ggml/ggml_types.ts";
@@ -41,21 +41,6 @@ function zeroMagika(): Uint8Array {
   );
 }
 
-/** Runs main() and returns its exit code and what it printed. */
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [], err: string[] = [];
-  const log = console.log, error = console.error;
-  console.log = (...a: unknown[]) => void out.push(a.join(" "));
-  console.error = (...a: unknown[]) => void err.push(a.join(" "));
-  try {
-    const code = await main(args);
-    return { code, out: out.join("\n"), err: err.join("\n") };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
-}
-
 Deno.test({
   name:
     "ggufc on a Magika model: info and graph --stage source work, other commands stop in one line",
@@ -67,11 +52,11 @@ Deno.test({
       const model = `${dir}/magika.gguf`;
       await Deno.writeFile(model, zeroMagika());
 
-      const info = await cli(["info", model]);
+      const info = await runMain(["info", model]);
       assertEquals(info.code, 0, info.err);
       assert(info.out.includes("dense/kernel:0"), info.out);
 
-      const dot = await cli(["graph", model, "-o", `${dir}/m.dot`, "--stage", "source"]);
+      const dot = await runMain(["graph", model, "-o", `${dir}/m.dot`, "--stage", "source"]);
       assertEquals(dot.code, 0, dot.err);
       const text = await Deno.readTextFile(`${dir}/m.dot`);
       for (
@@ -93,7 +78,7 @@ Deno.test({
           `${dir}/m.svg`,
         ]]
       ) {
-        const r = await cli(args);
+        const r = await runMain(args);
         assertEquals(r.code, 0, `${args[0]}: ${r.err}`);
       }
 
@@ -101,7 +86,7 @@ Deno.test({
       // order (ai, apk, appleplist, asm, asp), on every engine.
       const pct = (100 / 113).toFixed(2);
       for (const engine of ["wasm", "ts", "interpreter"]) {
-        const run = await cli(["run", model, model, "--engine", engine]);
+        const run = await runMain(["run", model, model, "--engine", engine]);
         assertEquals(run.code, 0, run.err);
         assertEquals(
           run.out,
@@ -111,7 +96,7 @@ Deno.test({
         );
       }
 
-      const start = await cli(["start", model]);
+      const start = await runMain(["start", model]);
       assertEquals(start.code, EXIT_USAGE_ERROR, start.err);
       assert(start.err.includes("start evaluates MNIST digits; this model classifies files"));
 
@@ -126,7 +111,7 @@ Deno.test({
         [["run", "models/mnist-fc.gguf", "--json"], "--json applies to file-type models"],
       ];
       for (const [args, message] of wrongOptions) {
-        const r = await cli(args);
+        const r = await runMain(args);
         assertEquals(r.code, EXIT_USAGE_ERROR, `${args.join(" ")}: ${r.err}`);
         assertEquals(r.err.split("\n").length, 1, r.err);
         assert(r.err.startsWith(`ggufc ${args[0]}: `) && r.err.includes(message), r.err);
