@@ -11,8 +11,12 @@ import { FormatError, UsageError } from "../ggml/errors.ts";
 import type { EmittedModule } from "../compiler/emit/load.ts";
 import { toFileUrl } from "../compiler/emit/path_url.ts";
 import { MODEL_FILE, readInputFile } from "./files.ts";
+import type { FileClassifier } from "../reference/file_classifier.ts";
 
-/** Emitted modules inline their weights; this bounds what a wrong file can cost to check. */
+/**
+ * Emitted modules inline their weights (or read them from OUT.wasm beside them, `--split`); this
+ * bounds what a wrong file can cost to check.
+ */
 export const MODULE_MAX_BYTES = 256 * 2 ** 20;
 
 /** The first line of an error's message, for a one-line report. */
@@ -85,13 +89,10 @@ export function checkProbabilities(
 }
 
 /**
- * Imports the module at `path` and checks it (see the module doc).
- *
- * @param path the `.ts` / `.js` / `.mjs` file
- * @returns the loaded module
- * @throws {UsageError} one line naming what is wrong
+ * Imports the module at `path` and checks what every emitted module has: the file, the exports,
+ * `info`, `load()` and `backend()`.
  */
-export async function loadCheckedModule(path: string): Promise<EmittedModule> {
+async function importCheckedModule(path: string): Promise<EmittedModule> {
   if (!/\.(ts|js|mjs)$/.test(path)) {
     bad(path, "its name must end in .ts, .js or .mjs");
   }
@@ -121,7 +122,7 @@ export async function loadCheckedModule(path: string): Promise<EmittedModule> {
   for (const fn of ["load", "backend", "predict", "predictBatch"]) {
     if (typeof m[fn] !== "function") bad(path, `it has no '${fn}' function export`);
   }
-  const info = checkInfo(path, m.info);
+  checkInfo(path, m.info);
   const mod = m as unknown as EmittedModule;
   try {
     await mod.load();
@@ -138,9 +139,23 @@ export async function loadCheckedModule(path: string): Promise<EmittedModule> {
   if (m.createPool !== undefined && typeof m.createPool !== "function") {
     bad(path, "its 'createPool' export is not a function");
   }
+  return mod;
+}
+
+/**
+ * Imports the module at `path` and checks it (see the module doc): an image classifier.
+ *
+ * @param path the `.ts` / `.js` / `.mjs` file
+ * @returns the loaded module
+ * @throws {UsageError} one line naming what is wrong
+ */
+export async function loadCheckedModule(path: string): Promise<EmittedModule> {
+  const mod = await importCheckedModule(path);
+  const info = mod.info;
   if (info.inputKind === "byte-tokens") {
     throw new UsageError(
-      `${info.arch}: models with byte-tokens input are not supported yet by run and eval`,
+      `module '${path}' (${info.arch}) classifies files, not images: ` +
+        `'ggufc run --module ${path} FILE...' runs it`,
     );
   }
   // One blank image through predictBatch, the call run and eval make.
@@ -152,4 +167,39 @@ export async function loadCheckedModule(path: string): Promise<EmittedModule> {
   }
   checkProbabilities(path, probe, 1, info.classes);
   return mod;
+}
+
+/**
+ * Imports a file-type module (Magika, byte-token input) at `path` and checks it: `info.labels`
+ * names every class, and an empty file classifies to `classes` finite probabilities.
+ *
+ * @param path the `.ts` / `.js` / `.mjs` file
+ * @returns the loaded classifier
+ * @throws {UsageError} one line naming what is wrong (an image model: that it takes no FILEs)
+ */
+export async function loadCheckedFileModule(path: string): Promise<FileClassifier> {
+  const mod = await importCheckedModule(path);
+  const info = mod.info;
+  if (info.inputKind !== "byte-tokens") {
+    throw new UsageError(
+      `module '${path}' (${info.arch}) classifies images, not files: give no FILE ` +
+        `(ggufc run --module ${path} [--index N])`,
+    );
+  }
+  const labels: unknown = info.labels;
+  if (
+    !Array.isArray(labels) || labels.length !== info.classes ||
+    !labels.every((l) => typeof l === "string")
+  ) {
+    bad(path, `info.labels is not ${info.classes} strings`);
+  }
+  const classifier = mod as unknown as FileClassifier;
+  let probe: unknown;
+  try {
+    probe = classifier.predictBatch([new Uint8Array(0)])?.probabilities;
+  } catch (e) {
+    bad(path, `predictBatch on an empty file failed: ${firstLine(e)}`);
+  }
+  checkProbabilities(path, probe, 1, info.classes);
+  return classifier;
 }

@@ -9,6 +9,7 @@ import { classifyFiles } from "./classify_files.ts";
 import { ENGINES } from "./predictors.ts";
 import { MODEL_SOURCE_OPTIONS, modelSourceHelp, predictorFromArgs } from "./model_source.ts";
 import { readImages } from "./mnist_inputs.ts";
+import { loadCheckedFileModule } from "./module_check.ts";
 import { printable, UsageError } from "../ggml/errors.ts";
 import { argmax } from "../reference/interpreter.ts";
 import { MNIST_HW } from "../compiler/frontend/mod.ts";
@@ -16,12 +17,14 @@ import { MNIST_HW } from "../compiler/frontend/mod.ts";
 const help = `usage: ggufc run MODEL [--images FILE] [--index N | --seed S]
        ggufc run --module OUT.js [--images FILE] [--index N | --seed S]
        ggufc run MAGIKA_MODEL FILE... [--json] [--engine E]
+       ggufc run --module MAGIKA.js FILE... [--json]
 
 On an MNIST model (GGUF or the seed's legacy ggml file): draws one test image in ASCII as the
 seed does, and prints the predicted digit and the ten probabilities.
 
-On a file-type model (Magika, e.g. models/magika.gguf): prints, per FILE, the top 5 content
-types with their probabilities, as ggml's examples/magika does. A FILE that cannot be read is
+On a file-type model (Magika, e.g. models/magika.gguf, or its module from 'ggufc compile'
+given as --module): prints, per FILE, the top 5 content types with their probabilities, as
+ggml's examples/magika does. A FILE that cannot be read is
 one line on stderr; the others are still classified and the exit code is that of the first
 failure.
 
@@ -54,21 +57,42 @@ export function seededIndex(seed: number, count: number): number {
 }
 
 /** `run` on a file-type model: the MNIST options are refused, every FILE classified. */
+/** Checks the options a file classifier ignores and that FILEs were given. */
+function checkFileOptions(
+  arch: string,
+  files: readonly string[],
+  values: Record<string, string | boolean | undefined>,
+): void {
+  for (const name of ["images", "index", "seed", "workers"]) {
+    if (values[name] !== undefined) {
+      throw new UsageError(`--${name} applies to MNIST models, not to ${arch}`);
+    }
+  }
+  if (files.length === 0) throw new UsageError(`${arch} classifies files: give one or more FILEs`);
+}
+
 async function runFileModel(
   model: FileModel,
   files: string[],
   values: Record<string, string | boolean | undefined>,
 ): Promise<number> {
-  for (const name of ["images", "index", "seed", "workers"]) {
-    if (values[name] !== undefined) {
-      throw new UsageError(`--${name} applies to MNIST models, not to ${model.graph.meta.arch}`);
-    }
-  }
-  if (files.length === 0) {
-    throw new UsageError(`${model.graph.meta.arch} classifies files: give one or more FILEs`);
-  }
+  checkFileOptions(model.graph.meta.arch, files, values);
   const engine = choiceOption("engine", values.engine as string | undefined, ENGINES);
   const classifier = await fileClassifierFor(model, engine);
+  return await classifyFiles("run", classifier, files, values.json === true);
+}
+
+/** `run --module OUT.js FILE...`: a file-type module compiled by `ggufc compile`. */
+async function runFileModule(
+  path: string,
+  files: string[],
+  values: Record<string, string | boolean | undefined>,
+): Promise<number> {
+  if (values.engine !== undefined) {
+    throw new UsageError("--engine applies to a MODEL file, not to --module");
+  }
+  checkFileOptions(`module '${path}'`, files, values);
+  const classifier = await loadCheckedFileModule(path);
   return await classifyFiles("run", classifier, files, values.json === true);
 }
 
@@ -88,6 +112,10 @@ export const runCommand: Command = {
       ? await readFileModel(positionals[0]!)
       : undefined;
     if (fileModel) return await runFileModel(fileModel, positionals.slice(1), values);
+    // FILEs after --module: the module classifies files (it says so itself, or errors).
+    if (values.module !== undefined && positionals.length > 0) {
+      return await runFileModule(values.module, positionals, values);
+    }
     if (values.json) throw new UsageError("--json applies to file-type models (Magika)");
     if (values.index !== undefined && values.seed !== undefined) {
       throw new UsageError("give --index or --seed, not both");

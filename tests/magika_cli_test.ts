@@ -1,6 +1,6 @@
 /**
  * The CLI on a Magika model (a GGUF written here with zero weights): `info`, `graph`, `compile`
- * and `run` on every engine work; `start` (MNIST digits) stops with one line; the MNIST options
+ * and `run` on every engine and on the compiled module (`run --module M FILE...`) work; `start` (MNIST digits) stops with one line; the MNIST options
  * are refused on a Magika model, and the Magika options on an MNIST model, in one line each.
  *
  * With ../shared/fixtures/magika: `run` and `eval` on real files against ggml's results
@@ -96,6 +96,17 @@ Deno.test({
         );
       }
 
+      // The module `compile` wrote (m.ts), given as --module: the same line.
+      const viaModule = await runMain(["run", "--module", `${dir}/m.ts`, model]);
+      assertEquals(viaModule.code, 0, viaModule.err);
+      assertEquals(
+        viaModule.out,
+        `${model.padEnd(30)}: ai (${pct}%) apk (${pct}%) appleplist (${pct}%) asm (${pct}%) ` +
+          `asp (${pct}%)`,
+      );
+      const digits = await runMain(["compile", "models/mnist-cnn-small.gguf", "-o", `${dir}/d.ts`]);
+      assertEquals(digits.code, 0, digits.err);
+
       const start = await runMain(["start", model]);
       assertEquals(start.code, EXIT_USAGE_ERROR, start.err);
       assert(start.err.includes("start evaluates MNIST digits; this model classifies files"));
@@ -109,6 +120,13 @@ Deno.test({
         [["eval", model, "--files", dir, "--images", model], "--images applies to MNIST models"],
         [["eval", "models/mnist-fc.gguf", "--files", dir], "--files applies to file-type models"],
         [["run", "models/mnist-fc.gguf", "--json"], "--json applies to file-type models"],
+        [["run", "--module", `${dir}/m.ts`], "(magika) classifies files, not images: 'ggufc run"],
+        [["run", "--module", `${dir}/m.ts`, model, "--index", "3"], "--index applies to MNIST"],
+        [
+          ["run", "--module", `${dir}/m.ts`, model, "--engine", "ts"],
+          "--engine applies to a MODEL",
+        ],
+        [["run", "--module", `${dir}/d.ts`, model], "(mnist-cnn) classifies images, not files"],
       ];
       for (const [args, message] of wrongOptions) {
         const r = await runMain(args);
