@@ -4,6 +4,9 @@
  * Deno and Node. Each figure is the median of `--runs` fresh processes (one measurement each:
  * a cold start happens once per process), so process start-up itself is not in it.
  *
+ * The modules are written as `.mjs`: a `.js` file outside a `"type": "module"` package is parsed
+ * by Node twice (as CommonJS first), which is a packaging matter, not the module's cost.
+ *
  * Per process: `import` (read, parse and evaluate the module), `load()` (kernels compiled and
  * instantiated, weights decoded or read into WASM memory, one warm-up run), the first
  * `predict()`, the slowest of the first 10 calls, and a warm call (median of calls 200-300).
@@ -128,13 +131,13 @@ for (const model of MODELS) {
         ...(split ? { weightsFile: `${stem}.wasm` } : {}),
       });
       const js = await bundleJs(r.source);
-      Deno.writeTextFileSync(`${DIR}${stem}.js`, js);
+      Deno.writeTextFileSync(`${DIR}${stem}.mjs`, js);
       if (r.weightsWasm) Deno.writeFileSync(`${DIR}${stem}.wasm`, r.weightsWasm);
       const files = split ? `${kb(js.length)} + ${kb(r.weightsWasm!.length)}` : kb(js.length);
       for (
         const [runtime, cmd, args] of [
-          ["Deno", Deno.execPath(), ["run", "-A", `${DIR}probe.mjs`, `${DIR}${stem}.js`]],
-          ["Node", "node", [`${DIR}probe.mjs`, `${DIR}${stem}.js`]],
+          ["Deno", Deno.execPath(), ["run", "-A", `${DIR}probe.mjs`, `${DIR}${stem}.mjs`]],
+          ["Node", "node", [`${DIR}probe.mjs`, `${DIR}${stem}.mjs`]],
         ] as const
       ) {
         const x = await fresh(cmd, [...args]);
@@ -152,21 +155,21 @@ for (const model of MODELS) {
       const relaxed = /^const WASM_RELAXED = ("[^"]*");$/m.exec(r.source)![1]!;
       const weightsAt = /^const WEIGHTS_AT = (\d+);$/m.exec(r.source)![1]!;
       Deno.writeTextFileSync(
-        `${DIR}${stem}.weights-only.js`,
+        `${DIR}${stem}.weights-only.mjs`,
         `export const WEIGHTS = ${weightsB64};\n`,
       );
-      Deno.writeTextFileSync(`${DIR}${stem}.kernels.js`, `export const KERNELS = ${relaxed};\n`);
+      Deno.writeTextFileSync(`${DIR}${stem}.kernels.mjs`, `export const KERNELS = ${relaxed};\n`);
       Deno.writeTextFileSync(
-        `${DIR}${stem}.stripped.js`,
+        `${DIR}${stem}.stripped.mjs`,
         await bundleJs(r.source.replace(/^const WEIGHTS = "[^"]*";$/m, 'const WEIGHTS = "";')),
       );
       const s = await fresh(Deno.execPath(), [
         "run",
         "-A",
         `${DIR}steps.mjs`,
-        `${DIR}${stem}.stripped.js`,
-        `${DIR}${stem}.weights-only.js`,
-        `${DIR}${stem}.kernels.js`,
+        `${DIR}${stem}.stripped.mjs`,
+        `${DIR}${stem}.weights-only.mjs`,
+        `${DIR}${stem}.kernels.mjs`,
         weightsAt,
       ]);
       steps.push(
