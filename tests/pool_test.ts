@@ -149,6 +149,34 @@ Deno.test("createPool() rejects n outside 1..64 or fractional before starting a 
   await pool.close(); // a second close is harmless
 });
 
+Deno.test("pool calls in flight at once, and calls of other sizes after them, each get their own results", async () => {
+  const { module } = await emitted(cnnModel(), "wasm");
+  const want = (from: number, count: number) =>
+    module.predictBatch(IMAGES.subarray(from * 784, (from + count) * 784), count).probabilities
+      .slice();
+  const pool = await module.createPool(2, { shared: true });
+  try {
+    // Three calls at once (three scratch areas), then a larger and a smaller one (reused or
+    // grown scratch), then floats: every result is its own input's, bit for bit.
+    const calls = [[0, 100], [100, 37], [300, 64]] as const;
+    const got = await Promise.all(
+      calls.map(([from, n]) => pool.predictBatch(IMAGES.subarray(from * 784, (from + n) * 784), n)),
+    );
+    calls.forEach(([from, n], k) =>
+      assertSameBits(got[k]!.probabilities, want(from, n), `call ${k}`)
+    );
+    for (const [from, n] of [[0, 400], [5, 3], [700, 300]] as const) {
+      const r = await pool.predictBatch(IMAGES.subarray(from * 784, (from + n) * 784), n);
+      assertSameBits(r.probabilities, want(from, n), `${n} images from ${from}`);
+      assert.ok(!(r.probabilities.buffer instanceof SharedArrayBuffer), "the caller's own copy");
+    }
+    const floats = Float32Array.from(IMAGES.subarray(0, 50 * 784));
+    assertSameBits((await pool.predictBatch(floats, 50)).probabilities, want(0, 50), "floats");
+  } finally {
+    await pool.close();
+  }
+});
+
 Deno.test("pool.predictBatch() goes by an input's own length, not by a subclass's length or slice", async () => {
   const { module } = await emitted(cnnModel(), "wasm");
   const images = IMAGES.subarray(0, 50 * 784);

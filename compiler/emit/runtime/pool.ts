@@ -248,16 +248,24 @@ async function createVectorPool(n: number, options: PoolOptions = {}): Promise<P
   ): Promise<BatchPrediction> {
     if (closed) throw new Error("pool.predictBatch: the pool was closed");
     const length = check(images, count, "pool.predictBatch");
-    const mem = (bytes: number) => shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
-    const digits = new Uint8Array(mem(count));
-    const probabilities = new Float32Array(mem(count * CLASSES * 4));
     let input = plainView(images, length);
-    if (shared) {
+    // Shared memory: the input copy and the outputs live in this call's scratch (taken from the
+    // spares, returned after); the caller gets copies. Copies: new arrays the workers fill.
+    const scratch = shared && count > 0
+      ? takeScratch(length * (input instanceof Uint8Array ? 1 : 4), count * (CLASSES * 4 + 1))
+      : undefined;
+    let digits: Uint8Array, probabilities: Float32Array;
+    if (scratch) {
       const copy = input instanceof Uint8Array
-        ? new Uint8Array(new SharedArrayBuffer(length))
-        : new Float32Array(new SharedArrayBuffer(length * 4));
+        ? new Uint8Array(scratch.input, 0, length)
+        : new Float32Array(scratch.input, 0, length);
       copy.set(input);
       input = copy;
+      probabilities = new Float32Array(scratch.output, 0, count * CLASSES);
+      digits = new Uint8Array(scratch.output, count * CLASSES * 4, count);
+    } else {
+      digits = new Uint8Array(count);
+      probabilities = new Float32Array(count * CLASSES);
     }
     const jobs: Promise<unknown>[] = [];
     if (shared && count > 0) {
@@ -302,10 +310,44 @@ async function createVectorPool(n: number, options: PoolOptions = {}): Promise<P
       }
     }
     await Promise.all(jobs);
-    return { digits, probabilities };
+    if (!scratch) return { digits, probabilities };
+    // Every image is done (the last worker's answer came after its writes), so the scratch can
+    // serve the next call once the results are copied out.
+    const result = { digits: digits.slice(), probabilities: probabilities.slice() };
+    spares.push(scratch);
+    return result;
+  }
+
+  /**
+   * Shared memory kept from call to call: a fresh SharedArrayBuffer costs a page fault per 4 KiB
+   * at its first touch, which for a batch's input copy was most of a call's time on a machine
+   * where faults are slow (BENCHMARKS.md, Batches on all cores). One scratch per call in flight;
+   * the `counters` stay new per call, so a worker that wakes after its call has ended finds its
+   * own counter used up and touches nothing.
+   */
+  const spares: Scratch[] = [];
+  function takeScratch(inputBytes: number, outputBytes: number): Scratch {
+    const i = spares.findIndex((s) =>
+      s.input.byteLength >= inputBytes && s.output.byteLength >= outputBytes
+    );
+    if (i >= 0) return spares.splice(i, 1)[0]!;
+    // None fits: the smallest spare goes (at most one per worker are kept), a new one is made.
+    if (spares.length >= ports.length) {
+      spares.sort((a, b) => a.input.byteLength - b.input.byteLength).shift();
+    }
+    return {
+      input: new SharedArrayBuffer(Math.max(inputBytes, 4)),
+      output: new SharedArrayBuffer(Math.max(outputBytes, 4)),
+    };
   }
 
   return { size: n, shared, predictBatch: poolPredictBatch, close };
+}
+
+/** A pool call's shared memory: the input copy, and the outputs (probabilities, then digits). */
+interface Scratch {
+  readonly input: SharedArrayBuffer;
+  readonly output: SharedArrayBuffer;
 }
 
 /** Worker side: answer the pool's messages with this module's own predictBatch. */
