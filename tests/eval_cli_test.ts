@@ -70,7 +70,9 @@ Deno.test("eval, run and start refuse bad worker counts, engines and files with 
         [["eval", model, "--workers", "0"], "--workers must be an integer from 1 to 64"],
         [["eval", model, "--workers", "2", "--engine", "ts"], "does not go with --engine ts"],
         [["eval", "--module", "nowhere.js"], "module 'nowhere.js' does not exist"],
-        [["run", model, "--module", "m.js"], "give either MODEL or --module"],
+        [["eval", model, "--module", "m.js"], "give either MODEL or --module"],
+        // run: FILEs after --module are files for a file-type module to classify.
+        [["run", model, "--module", "m.js"], "module 'm.js' does not exist"],
         [["run", model, "--index", "10000"], "--index must be an integer from 0 to 9999"],
         [["start", "missing.gguf"], "model 'missing.gguf' does not exist"],
         [["start", model, "--target", "c"], "--target must be one of wasm, ts"],
