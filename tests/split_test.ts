@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { bundleJs, compileFile } from "../compiler/mod.ts";
 import { toFileUrl } from "../compiler/emit/path_url.ts";
+import { toBase64 } from "../compiler/codegen/base64.ts";
 import type { EmittedModule } from "../compiler/emit/emitted_module.ts";
 import { loadMnist } from "../data/mnist_data.ts";
 import { launchChromium } from "../testkit/chromium.ts";
@@ -36,6 +37,12 @@ async function splitModule(options: { weights?: "f32" | "q8_0" } = {}) {
   Deno.writeFileSync(`${dir}/${stem}.wasm`, result.weightsWasm);
   const url = toFileUrl(`${dir}/${stem}.ts`).href;
   return { stem, result, url, wasm: `${dir}/${stem}.wasm`, js: `${dir}/${stem}.mjs` };
+}
+
+/** Imports module source from a data: URL without calling load(). */
+async function loadEmittedSourceUnloaded(source: string): Promise<EmittedModule> {
+  const b64 = toBase64(new TextEncoder().encode(source));
+  return await import(`data:application/typescript;base64,${b64}`) as EmittedModule;
 }
 
 /** The single-file module's probabilities on the test images: what every path must give. */
@@ -156,6 +163,21 @@ Deno.test("a missing, truncated or foreign weights file is a clear error, and lo
   // The failures were not kept: the right file loads.
   await m.load({ wasm: good });
   checkModule(m, "after failures");
+});
+
+Deno.test("a --split module where its own URL cannot locate the file (a data: URL), or given a wrong kind of value, says what to pass", async () => {
+  const { result } = await splitModule();
+  const m = await loadEmittedSourceUnloaded(result.source);
+  await assert.rejects(
+    m.load(),
+    /cannot find the weights file 'split\d+\.wasm' relative to this module \(data:.*\): pass it to load\(\{ wasm \}\)/,
+  );
+  await assert.rejects(
+    m.load({ wasm: 42 as unknown as Uint8Array<ArrayBuffer> }),
+    /load\(\{ wasm \}\): expected a URL or path, bytes, a Response or a WebAssembly\.Module, got number/,
+  );
+  await m.load({ wasm: result.weightsWasm! as Uint8Array<ArrayBuffer> });
+  checkModule(m, "from a data: URL, with the bytes");
 });
 
 Deno.test("load({ wasm }) on a module that embeds its weights is a TypeError", async () => {

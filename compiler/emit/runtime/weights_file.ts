@@ -50,23 +50,32 @@ interface LocalFile {
  */
 async function openWeightsFile(source: WeightsSource | undefined): Promise<WeightsFile> {
   const given = source !== undefined;
+  const isUrl = source === undefined || typeof source === "string" || source instanceof URL;
+  const url = isUrl ? resolve(source ?? WEIGHTS_FILE) : undefined;
   const where = source instanceof WebAssembly.Module
     ? "the WebAssembly.Module given to load()"
-    : source === undefined || typeof source === "string" || source instanceof URL
-    ? String(new URL(source ?? WEIGHTS_FILE, import.meta.url))
+    : url
+    ? url.href
     : "the weights given to load()";
+  const isBytes = source instanceof ArrayBuffer || ArrayBuffer.isView(source);
+  const isResponse = typeof Response !== "undefined" && source instanceof Response;
+  if (!isUrl && !isBytes && !isResponse && !(source instanceof WebAssembly.Module)) {
+    throw new TypeError(
+      "load({ wasm }): expected a URL or path, bytes, a Response or a WebAssembly.Module, got " +
+        (source === null ? "null" : typeof source),
+    );
+  }
   let file: WeightsFile;
   try {
     if (source instanceof WebAssembly.Module) file = { kind: "module", module: source };
-    else if (source === undefined || typeof source === "string" || source instanceof URL) {
-      const url = new URL(source ?? WEIGHTS_FILE, import.meta.url);
+    else if (url) {
       file = url.protocol === "file:"
         ? (checkLocalFile(url), { kind: "file", url: url.href })
         : { kind: "module", module: await compileResponse(await fetch(url)) };
-    } else if (typeof Response !== "undefined" && source instanceof Response) {
-      file = { kind: "module", module: await compileResponse(source) };
+    } else if (isResponse) {
+      file = { kind: "module", module: await compileResponse(source as Response) };
     } else {
-      const b = source as ArrayBuffer | ArrayBufferView;
+      const b = source as unknown as ArrayBuffer | ArrayBufferView;
       const bytes = b instanceof ArrayBuffer
         ? new Uint8Array(b)
         : new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
@@ -86,6 +95,19 @@ async function openWeightsFile(source: WeightsSource | undefined): Promise<Weigh
     }
   }
   return file;
+}
+
+/** `path` against the module's own URL, or a clear error where that URL cannot be a base. */
+function resolve(path: string | URL): URL {
+  try {
+    return new URL(path, import.meta.url);
+  } catch {
+    throw new Error(
+      `cannot find the weights file '${path}' relative to this module (${
+        String(import.meta.url).slice(0, 60)
+      }): pass it to load({ wasm })`,
+    );
+  }
 }
 
 const notOurs =
