@@ -19,7 +19,9 @@ import {
   CONV_ARITHMETICS,
   formatGraph,
   renderPlan,
+  splitOptionProblem,
   WEIGHT_FORMATS,
+  WEIGHTS_FILE_NAME,
 } from "../compiler/mod.ts";
 
 const help = `usage: ggufc compile MODEL -o OUT.ts [--js] [--split] [--target wasm|ts] [--plan]
@@ -90,21 +92,14 @@ export const compileCommand: Command = {
     const target = choiceOption("target", values.target, ["wasm", "ts"] as const) ?? "wasm";
     const weights = choiceOption("weights", values.weights, WEIGHT_FORMATS) ?? "f32";
     const conv = choiceOption("conv", values.conv, CONV_ARITHMETICS) ?? "auto";
-    if (values.split && target !== "wasm") {
-      throw new UsageError("--split keeps the weights in a WASM file: it needs --target wasm");
-    }
-    if (values.split && weights === "f16") {
-      throw new UsageError(
-        "--split stores the weights as the kernels read them; --weights f16 is for single-file " +
-          "modules (use f32, q8_0 or q4_0 with --split)",
-      );
-    }
+    const splitProblem = values.split ? splitOptionProblem(target, weights) : undefined;
+    if (splitProblem) throw new UsageError(splitProblem);
     if (values.split && out === undefined) throw new UsageError("--split needs -o OUT.ts");
     const jsPath = out?.endsWith(".ts") && values.js ? out.replace(/\.ts$/, ".js") : undefined;
     // OUT.wasm beside OUT.ts / OUT.js: the module loads it by this name from its own URL.
     const wasmPath = values.split ? out!.replace(/\.(ts|js|mjs)$/, ".wasm") : undefined;
     const weightsFile = wasmPath?.split(/[\\/]/).pop();
-    if (weightsFile !== undefined && !/^[A-Za-z0-9_][A-Za-z0-9_.+-]*\.wasm$/.test(weightsFile)) {
+    if (weightsFile !== undefined && !WEIGHTS_FILE_NAME.test(weightsFile)) {
       throw new UsageError(
         `--split names the weights file after -o: '${weightsFile}' is not a plain file name ` +
           `(letters, digits, _ . + -)`,

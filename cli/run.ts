@@ -56,7 +56,6 @@ export function seededIndex(seed: number, count: number): number {
   return Math.floor(r * count);
 }
 
-/** `run` on a file-type model: the MNIST options are refused, every FILE classified. */
 /** Checks the options a file classifier ignores and that FILEs were given. */
 function checkFileOptions(
   arch: string,
@@ -71,6 +70,7 @@ function checkFileOptions(
   if (files.length === 0) throw new UsageError(`${arch} classifies files: give one or more FILEs`);
 }
 
+/** `run` on a file-type model: the MNIST options are refused, every FILE classified. */
 async function runFileModel(
   model: FileModel,
   files: string[],

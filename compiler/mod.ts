@@ -42,6 +42,7 @@ import { weightsToF16 } from "./codegen/f16_weights.ts";
 import { type QuantCompute, quantizeWeights, type WeightFormat } from "./plan/quantize_weights.ts";
 
 export { bundleJs } from "./emit/bundle.ts";
+export { WEIGHTS_FILE_NAME } from "./emit/module.ts";
 export { loadEmittedModule } from "./emit/load.ts";
 export type { EmittedModule } from "./emit/load.ts";
 export { CompileError, renderPlan } from "./plan/plan.ts";
@@ -255,17 +256,8 @@ export function compileGraph(graph: Graph, options: CompileOptions = {}): Compil
   const conv = weights === "f16" ? "f32" : options.conv ?? "auto";
   const relaxed = options.relaxed ?? true;
   const split = options.weightsFile !== undefined;
-  if (split && target !== "wasm") {
-    throw new TypeError(
-      "weightsFile (--split) keeps the weights in a WASM file: target must be wasm",
-    );
-  }
-  if (split && weights === "f16") {
-    throw new TypeError(
-      "weightsFile (--split) stores the weights as the kernels read them; weights f16 (halves " +
-        "widened at load) is for single-file modules: use f32, q8_0 or q4_0",
-    );
-  }
+  const splitProblem = split ? splitOptionProblem(target, weights) : undefined;
+  if (splitProblem) throw new TypeError(`weightsFile: ${splitProblem}`);
   let backend = target === "wasm"
     ? generateWasm(plan, {
       relaxed,
@@ -306,11 +298,11 @@ export function compileGraph(graph: Graph, options: CompileOptions = {}): Compil
       target === "wasm" ? `wasm code ${backend.codeBytes} bytes, ` : ""
     }module ${source.length} bytes${
       backend.target === "wasm" && backend.weightsModule
-        ? `, weights file ${backend.weightsModule.byteLength} bytes`
+        ? `, weights file ${backend.weightsModule.bytes.byteLength} bytes`
         : ""
     }`,
   ].join("\n");
-  const weightsWasm = backend.target === "wasm" ? backend.weightsModule : undefined;
+  const weightsWasm = backend.target === "wasm" ? backend.weightsModule?.bytes : undefined;
   return {
     source,
     ...(weightsWasm ? { weightsWasm } : {}),
@@ -328,6 +320,23 @@ export function compileGraph(graph: Graph, options: CompileOptions = {}): Compil
       summary,
     },
   };
+}
+
+/**
+ * Why `--split` (`weightsFile`) cannot go with these options, or `undefined` when it can. The
+ * CLI reports it as a usage error before reading the model; {@link compileGraph} throws it.
+ *
+ * @param target the code generator
+ * @param weights the weight storage
+ * @returns the reason, naming the command-line flags
+ */
+export function splitOptionProblem(target: string, weights: string): string | undefined {
+  if (target !== "wasm") return "--split keeps the weights in a WASM file: it needs --target wasm";
+  if (weights === "f16") {
+    return "--split stores the weights as the kernels read them; --weights f16 is for " +
+      "single-file modules (use f32, q8_0 or q4_0 with --split)";
+  }
+  return undefined;
 }
 
 /**

@@ -396,9 +396,10 @@ export interface Limits {
 }
 
 /**
- * A module, section by section: function types, imports (functions, memories), functions,
- * memories, exports, code, data (active segments written into memory 0 at instantiation). Indices are handed out as entries are added (imported functions come
- * before defined ones in the function index space, so import functions first).
+ * A module, section by section: custom sections, function types, imports (functions,
+ * memories), functions, memories, exports, code, data (active segments written into memory 0 at
+ * instantiation). Indices are handed out as entries are added (imported functions come before
+ * defined ones in the function index space, so import functions first).
  */
 export class ModuleBuilder {
   private readonly types: Bytes[] = [];

@@ -35,9 +35,10 @@ export interface WasmKernels extends KernelsCommon {
   readonly batch?: WasmBatchLayout;
   /**
    * `--split`: the weights as a WASM module of their own (the kernels' memory, weights laid at
-   * `weightsAt` by a data segment), written next to the module; the kernels import its memory.
+   * `weightsAt` by a data segment; the weights are its last bytes), written next to the module;
+   * the kernels import its memory. `id`: the sha256 of the weights, also in its custom section.
    */
-  readonly weightsModule?: Uint8Array;
+  readonly weightsModule?: { readonly bytes: Uint8Array; readonly id: string };
 }
 
 /** The TS target: the kernels as TypeScript source. */

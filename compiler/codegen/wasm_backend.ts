@@ -110,21 +110,18 @@ export function generateWasm(plan: Plan, options: WasmOptions): WasmKernels {
   };
 }
 
-/** Custom section of a `--split` weights module naming its weights (see weightsModuleId). */
-export const WEIGHTS_ID_SECTION = "ggufc.weights";
-
 /**
- * The id a `--split` module checks its weights file against before using it: the sha256 of the
- * weights section, so a `.wasm` from another compile is refused instead of giving wrong answers.
- *
- * @param weights the weights section
- * @returns hex sha256
+ * The `--split` weights module, with the id a module checks it against before using it: the
+ * sha256 of the weights, in the "ggufc.weights" custom section (the name the runtime's
+ * weights_file.ts reads), so a `.wasm` from another compile is refused instead of giving wrong
+ * answers.
  */
-export function weightsModuleId(weights: Uint8Array): string {
-  return createHash("sha256").update(weights).digest("hex");
-}
-
-function weightsModule(pages: number, weightsAt: number, weights: Uint8Array): Uint8Array {
-  const id = new TextEncoder().encode(weightsModuleId(weights));
-  return encodeMemoryModule(pages, weightsAt, weights, { [WEIGHTS_ID_SECTION]: id });
+function weightsModule(
+  pages: number,
+  weightsAt: number,
+  weights: Uint8Array,
+): { bytes: Uint8Array; id: string } {
+  const id = createHash("sha256").update(weights).digest("hex");
+  const section = { "ggufc.weights": new TextEncoder().encode(id) };
+  return { bytes: encodeMemoryModule(pages, weightsAt, weights, section), id };
 }

@@ -14,7 +14,6 @@
 import type { BackendOutput } from "../codegen/backend_output.ts";
 import type { Plan } from "../plan/plan.ts";
 import { toBase64 } from "../codegen/base64.ts";
-import { weightsModuleId } from "../codegen/wasm_backend.ts";
 import { jsString, jsValue } from "./escape.ts";
 import { RUNTIME_TEXT } from "./runtime_text.generated.ts";
 
@@ -124,7 +123,7 @@ export function generatedBlock(plan: Plan, backend: BackendOutput, meta: EmitMet
       `const MEMORY_PAGES = ${backend.pages};`,
       `/** --split: the weights file's bytes before the weights (base64) and their sha256. */`,
       `const WEIGHTS_HEAD = ${jsString(split ? toBase64(weightsFileHead(backend)) : "")};`,
-      `const WEIGHTS_ID = ${jsString(split ? weightsModuleId(backend.weights) : "")};`,
+      `const WEIGHTS_ID = ${jsString(backend.weightsModule?.id ?? "")};`,
       `/** The kernels with plain SIMD128 (mul + add). */`,
       `const WASM_SIMD = ${jsString(toBase64(backend.simd))};`,
       `/** The same kernels with the relaxed-SIMD FMA; "" when not compiled in. */`,
@@ -139,12 +138,12 @@ export function generatedBlock(plan: Plan, backend: BackendOutput, meta: EmitMet
 /** The weights file's bytes before the weights (which are its last bytes: weights_file.ts). */
 function weightsFileHead(backend: BackendOutput): Uint8Array {
   if (backend.target !== "wasm" || !backend.weightsModule) throw new Error("not a --split module");
-  const file = backend.weightsModule;
+  const file = backend.weightsModule.bytes;
   return file.subarray(0, file.length - backend.weights.length);
 }
 
 /** What `--split` accepts as the weights file's name: a plain file name, no path. */
-const WEIGHTS_FILE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.+-]*\.wasm$/;
+export const WEIGHTS_FILE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.+-]*\.wasm$/;
 
 /**
  * Emits the module source.

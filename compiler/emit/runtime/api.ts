@@ -36,11 +36,13 @@ export function load(options: LoadOptions = {}): Promise<void> {
       new TypeError("load({ wasm }): this module embeds its weights (it was not compiled --split)"),
     );
   }
-  loading ??= compileKernels(options.wasm)
-    .then((kernels) => instantiate(WEIGHTS, kernels))
-    .then(useEngine);
-  // A failure is not kept, so load() can be called again (e.g. with another `wasm`).
-  loading.catch(() => loading = undefined);
+  if (!loading) {
+    loading = compileKernels(options.wasm)
+      .then((kernels) => instantiate(WEIGHTS, kernels))
+      .then(useEngine);
+    // A failure is not kept, so load() can be called again (e.g. with another `wasm`).
+    loading.catch(() => loading = undefined);
+  }
   return loading;
 }
 

@@ -4,9 +4,9 @@
  * the kernels' memory. Memory layout: the arena at byte 0, the weights at `WEIGHTS_AT`.
  *
  * `--split` modules keep their weights in a file of their own (`WEIGHTS_FILE`, beside the
- * module): a WASM module with no code whose memory holds the weights as a data segment. It is
- * compiled once (streaming, in browsers) next to the kernels; instantiating it gives a fresh
- * memory with the weights in place, which the kernels import instead of defining their own.
+ * module; weights_file.ts): it is found and checked once, next to compiling the kernels, and
+ * gives each instance a fresh memory with the weights in place, which the kernels import
+ * instead of defining their own.
  *
  * @module
  */
@@ -36,7 +36,8 @@ let compiledKernels: Promise<CompiledKernels> | undefined;
  * module's weights file, both at once (once per thread).
  */
 function compileKernels(weights?: WeightsSource): Promise<CompiledKernels> {
-  compiledKernels ??= (async () => {
+  if (compiledKernels) return compiledKernels;
+  compiledKernels = (async () => {
     const weightsFile = WEIGHTS_FILE ? openWeightsFile(weights) : undefined;
     weightsFile?.catch(() => {}); // awaited below; this only stops an early throw orphaning it
     const relaxed = WASM_RELAXED ? fromBase64(WASM_RELAXED) : undefined;

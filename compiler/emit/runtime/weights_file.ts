@@ -110,6 +110,9 @@ function resolve(path: string | URL): URL {
   }
 }
 
+/** The weights file's bytes before the weights (empty in modules without one). */
+const HEAD = fromBase64(WEIGHTS_HEAD);
+
 const notOurs =
   `expected ${WEIGHTS_FILE} from the same ggufc compile, weights sha256 ${WEIGHTS_ID}`;
 
@@ -128,7 +131,7 @@ async function weightsMemory(file: WeightsFile): Promise<WebAssembly.Memory> {
   else {
     const f = openLocal(new URL(file.url));
     try {
-      readFully(f, target, fromBase64(WEIGHTS_HEAD).length);
+      readFully(f, target, HEAD.length);
     } finally {
       f.close();
     }
@@ -145,12 +148,11 @@ async function weightsMemory(file: WeightsFile): Promise<WebAssembly.Memory> {
 
 /** Throws unless `bytes` (the start of a file of `size` bytes) begins with this file's head. */
 function checkHead(bytes: Uint8Array, size: number): void {
-  const head = fromBase64(WEIGHTS_HEAD);
-  if (size !== head.length + WEIGHT_BYTES) {
-    throw new Error(`${size} bytes, expected ${head.length + WEIGHT_BYTES} (${notOurs})`);
+  if (size !== HEAD.length + WEIGHT_BYTES) {
+    throw new Error(`${size} bytes, expected ${HEAD.length + WEIGHT_BYTES} (${notOurs})`);
   }
-  for (let i = 0; i < head.length; i++) {
-    if (bytes[i] !== head[i]) {
+  for (let i = 0; i < HEAD.length; i++) {
+    if (bytes[i] !== HEAD[i]) {
       throw new Error(`byte ${i} differs from the weights file's (${notOurs})`);
     }
   }
@@ -159,7 +161,7 @@ function checkHead(bytes: Uint8Array, size: number): void {
 function checkLocalFile(url: URL): void {
   const f = openLocal(url);
   try {
-    const head = new Uint8Array(fromBase64(WEIGHTS_HEAD).length);
+    const head = new Uint8Array(HEAD.length);
     readFully(f, head, 0);
     checkHead(head, f.size);
   } finally {
